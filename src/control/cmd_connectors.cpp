@@ -1,0 +1,28 @@
+// connectors: one row per configured connector with its health status.
+#include "control/commands.hpp"
+
+namespace presenced::control {
+
+util::Result<json> cmd_connectors(Services& s, const Args& args) {
+    if (auto st = args.only({}); !st) return st.error();
+    const config::Connector* preferred = s.config().preferred();
+    json rows = json::array();
+    for (const auto& k : s.connectors()) {
+        rows.push_back({
+            {"name", k.config.name},
+            {"enabled", k.config.enabled},
+            {"server", k.config.server},
+            {"transport", config::transport_name(k.config.transport)},
+            {"uri", k.config.uri},
+            {"domain", k.config.domain},
+            {"status", connector::status_name(k.health.status)},
+            {"positive", connector::is_positive(k.health.status)},
+            {"since", k.health.since},
+            {"cause", k.health.cause},
+            {"preferred", preferred != nullptr && preferred->name == k.config.name},
+        });
+    }
+    return json{{"connectors", std::move(rows)}};
+}
+
+}  // namespace presenced::control

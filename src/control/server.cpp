@@ -1,0 +1,234 @@
+// Control socket server on libuv: accept, line framing (<= 64 KiB), one
+// answer per request in order, bounded output queues, and clean shutdown.
+#include "control/server.hpp"
+
+#include <grp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "util/log.hpp"
+#include "util/text.hpp"
+
+namespace presenced::control {
+
+using util::cat;
+
+struct Server::Client {
+    uv_pipe_t pipe{};  // first member: the handle's data points back to the Client
+    Server* server = nullptr;
+    std::string input;           // bytes of the unfinished line
+    uint64_t partial_since = 0;  // loop time when input became non-empty
+    bool closing = false;
+    char read_buffer[16 * 1024];
+};
+
+namespace {
+
+struct WriteRequest {
+    uv_write_t req{};
+    std::string data;
+};
+
+// True when something accepts connections on path (a live daemon).
+bool socket_answers(const std::string& path) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    const bool answers = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    return answers;
+}
+
+}  // namespace
+
+Server::Server(uv_loop_t* loop, Services& services) : loop_(loop), services_(services) {}
+
+Server::~Server() { stop(); }
+
+util::Status Server::start(const SocketOptions& options) {
+    path_ = options.path;
+    struct stat st {};
+    if (::lstat(path_.c_str(), &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            return util::make_error("socket_in_use", cat("control socket ", path_, " exists and is not a socket; refusing to remove it"));
+        if (socket_answers(path_))
+            return util::make_error("socket_in_use", cat("another daemon answers on the control socket ", path_));
+        log::warn("control: removing stale socket ", path_);
+        if (::unlink(path_.c_str()) != 0)
+            return util::make_error("socket_in_use", cat("cannot remove stale socket ", path_, ": ", std::strerror(errno)));
+    }
+
+    gid_t gid = static_cast<gid_t>(-1);
+    if (!options.group.empty()) {
+        group grp{}, *found = nullptr;
+        char buf[4096];
+        if (getgrnam_r(options.group.c_str(), &grp, buf, sizeof buf, &found) != 0 || !found)
+            return util::make_error("bad_group", cat("control_group ", options.group, " is not a group on this system"));
+        gid = found->gr_gid;
+    }
+
+    uv_pipe_init(loop_, &listener_, 0);
+    listener_.data = this;
+    // Bind with no permissions for anyone but the owner, then open up to the
+    // configured mode: no window in which the socket is wider than asked.
+    const mode_t old_umask = ::umask(0177);
+    int rc = uv_pipe_bind(&listener_, path_.c_str());
+    ::umask(old_umask);
+    if (rc == 0 && gid != static_cast<gid_t>(-1) && ::chown(path_.c_str(), static_cast<uid_t>(-1), gid) != 0) rc = -errno;
+    if (rc == 0 && ::chmod(path_.c_str(), options.mode) != 0) rc = -errno;
+    if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 128, on_connection);
+    if (rc != 0) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+        ::unlink(path_.c_str());
+        return util::make_error("socket_error", cat("cannot listen on control socket ", path_, ": ", uv_strerror(rc)));
+    }
+    listening_ = true;
+    uv_timer_init(loop_, &sweep_);
+    sweep_.data = this;
+    uv_timer_start(&sweep_, on_sweep, kSweepIntervalMs, kSweepIntervalMs);
+    return util::Ok{};
+}
+
+void Server::stop() {
+    if (!listening_) return;
+    listening_ = false;
+    for (Client* c : std::unordered_set<Client*>(clients_)) close_client(c);
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&sweep_), nullptr);
+    ::unlink(path_.c_str());
+}
+
+void Server::on_connection(uv_stream_t* listener, int status) {
+    auto* self = static_cast<Server*>(listener->data);
+    if (status < 0) {
+        log::warn("control: accept failed: ", uv_strerror(status));
+        return;
+    }
+    auto* client = new Client;
+    client->server = self;
+    uv_pipe_init(self->loop_, &client->pipe, 0);
+    client->pipe.data = client;
+    if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&client->pipe)) != 0) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&client->pipe), [](uv_handle_t* h) { delete static_cast<Client*>(h->data); });
+        return;
+    }
+    self->clients_.insert(client);
+    if (self->clients_.size() > kMaxClients) {
+        self->send(client, error_answer(nullptr, Errc::busy, cat("too many control clients (", kMaxClients, ")")));
+        self->close_after_writes(client);
+        return;
+    }
+    uv_read_start(reinterpret_cast<uv_stream_t*>(&client->pipe), on_alloc, on_read);
+}
+
+void Server::on_alloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+    auto* client = static_cast<Client*>(handle->data);
+    *buf = uv_buf_init(client->read_buffer, sizeof client->read_buffer);
+}
+
+void Server::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+    auto* client = static_cast<Client*>(stream->data);
+    Server* self = client->server;
+    if (nread < 0) {
+        // EOF or error: answers already queued are still flushed.
+        self->close_after_writes(client);
+        return;
+    }
+    if (nread > 0) self->handle_input(client, buf->base, static_cast<size_t>(nread));
+}
+
+void Server::handle_input(Client* client, const char* data, size_t size) {
+    client->input.append(data, size);
+    size_t start = 0;
+    while (!client->closing) {
+        const size_t newline = client->input.find('\n', start);
+        if (newline == std::string::npos) break;
+        std::string_view line(client->input.data() + start, newline - start);
+        start = newline + 1;
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (line.size() > kMaxLineBytes) {
+            send(client, error_answer(nullptr, Errc::bad_request, cat("request line longer than ", kMaxLineBytes, " bytes")));
+            close_after_writes(client);
+            return;
+        }
+        if (util::trim(line).empty()) continue;  // blank lines are harmless (hand-typed sessions)
+        send(client, dispatch(services_, line));
+    }
+    client->input.erase(0, start);
+    if (client->closing) return;
+    if (client->input.size() > kMaxLineBytes) {
+        send(client, error_answer(nullptr, Errc::bad_request, cat("request line longer than ", kMaxLineBytes, " bytes")));
+        close_after_writes(client);
+        return;
+    }
+    if (client->input.empty())
+        client->partial_since = 0;
+    else if (client->partial_since == 0)
+        client->partial_since = uv_now(loop_);
+}
+
+void Server::send(Client* client, std::string line) {
+    if (client->closing) return;
+    auto* stream = reinterpret_cast<uv_stream_t*>(&client->pipe);
+    if (uv_stream_get_write_queue_size(stream) > kMaxQueuedAnswerBytes) {
+        log::warn("control: dropping a client that does not read its answers");
+        close_client(client);
+        return;
+    }
+    auto* w = new WriteRequest;
+    w->data = std::move(line);
+    w->data += '\n';
+    w->req.data = w;
+    uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+    const int rc = uv_write(&w->req, stream, &buf, 1, [](uv_write_t* req, int) { delete static_cast<WriteRequest*>(req->data); });
+    if (rc != 0) {
+        delete w;
+        close_client(client);
+    }
+}
+
+void Server::close_client(Client* client) {
+    if (client->closing && !clients_.count(client)) return;
+    client->closing = true;
+    clients_.erase(client);
+    auto* handle = reinterpret_cast<uv_handle_t*>(&client->pipe);
+    if (!uv_is_closing(handle))
+        uv_close(handle, [](uv_handle_t* h) { delete static_cast<Client*>(h->data); });
+}
+
+void Server::close_after_writes(Client* client) {
+    if (client->closing) return;
+    client->closing = true;
+    auto* stream = reinterpret_cast<uv_stream_t*>(&client->pipe);
+    uv_read_stop(stream);
+    auto* req = new uv_shutdown_t;
+    req->data = client;
+    if (uv_shutdown(req, stream, [](uv_shutdown_t* r, int) {
+            auto* c = static_cast<Client*>(r->data);
+            delete r;
+            c->server->close_client(c);
+        }) != 0) {
+        delete req;
+        close_client(client);
+    }
+}
+
+void Server::on_sweep(uv_timer_t* timer) {
+    auto* self = static_cast<Server*>(timer->data);
+    const uint64_t now = uv_now(self->loop_);
+    for (Client* c : std::unordered_set<Client*>(self->clients_)) {
+        if (c->partial_since != 0 && now - c->partial_since > kPartialLineTimeoutMs) {
+            log::info("control: closing a client that sent half a line and stalled");
+            self->close_client(c);
+        }
+    }
+}
+
+}  // namespace presenced::control

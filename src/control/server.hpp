@@ -1,0 +1,65 @@
+// The control socket: a Unix stream socket speaking newline-delimited JSON.
+// Many clients at once; a slow, stalled or flooding client is cut off and
+// never blocks the loop or the others.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <string>
+#include <unordered_set>
+
+#include "control/commands.hpp"
+#include "util/error.hpp"
+
+namespace presenced::control {
+
+// Tunables of the socket server.
+inline constexpr size_t kMaxClients = 1024;                    // more are told "busy" and closed
+inline constexpr size_t kMaxQueuedAnswerBytes = 4 * 1024 * 1024;  // a client that does not read is dropped
+inline constexpr uint64_t kPartialLineTimeoutMs = 30'000;      // half a line for this long: closed
+inline constexpr uint64_t kSweepIntervalMs = 5'000;
+
+struct SocketOptions {
+    std::string path;
+    unsigned mode = 0660;
+    std::string group;  // "" = leave the daemon's group
+};
+
+class Server {
+public:
+    Server(uv_loop_t* loop, Services& services);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Refuses when another daemon answers on the path; removes a stale
+    // socket file; creates the socket with the mode and group asked for.
+    util::Status start(const SocketOptions& options);
+    // Closes every client and the listening socket, and removes the file.
+    void stop();
+
+    size_t client_count() const { return clients_.size(); }
+
+private:
+    struct Client;
+    static void on_connection(uv_stream_t* server, int status);
+    static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+    static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+    static void on_sweep(uv_timer_t* timer);
+
+    void handle_input(Client* client, const char* data, size_t size);
+    void send(Client* client, std::string line);
+    void close_client(Client* client);
+    void close_after_writes(Client* client);
+
+    uv_loop_t* loop_;
+    Services& services_;
+    uv_pipe_t listener_{};
+    uv_timer_t sweep_{};
+    bool listening_ = false;
+    std::string path_;
+    std::unordered_set<Client*> clients_;
+};
+
+}  // namespace presenced::control

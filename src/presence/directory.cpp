@@ -1,0 +1,48 @@
+// Builds the user directory from the configuration.
+#include "presence/directory.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace presenced::presence {
+
+Directory Directory::from_config(const config::Config& config) {
+    Directory d;
+    d.users_.reserve(config.users.size());
+    for (const auto& u : config.users) {
+        UserEntry e;
+        e.username = u.username;
+        e.display_name = u.display_name;
+        e.department = u.department;
+        e.extension = u.extension;
+        e.rich_uri = u.rich_uri;
+        e.telephony_uri = config.resolved_telephony_uri(u);
+        e.rich = e.rich_uri.empty() ? RichState::not_configured : RichState::unknown;
+        e.telephony = e.telephony_uri.empty() ? TelephonyState::not_configured : TelephonyState::unknown;
+        d.users_.push_back(std::move(e));
+    }
+    return d;
+}
+
+const UserEntry* Directory::find(std::string_view username) const {
+    for (const auto& u : users_)
+        if (u.username == username) return &u;
+    return nullptr;
+}
+
+namespace {
+bool contains_ci(std::string_view hay, std::string_view needle) {
+    auto it = std::search(hay.begin(), hay.end(), needle.begin(), needle.end(), [](char a, char b) {
+        return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+    });
+    return it != hay.end();
+}
+}  // namespace
+
+bool matches_text(const UserEntry& user, std::string_view needle) {
+    if (needle.empty()) return true;
+    return contains_ci(user.username, needle) || contains_ci(user.display_name, needle) ||
+           contains_ci(user.department, needle);
+}
+
+}  // namespace presenced::presence

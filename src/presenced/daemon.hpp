@@ -1,0 +1,53 @@
+// The daemon: owns the loop, the config, the model and the control socket.
+// Start-up and shutdown order live here, in one place.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+
+#include "control/server.hpp"
+#include "presenced/options.hpp"
+
+namespace presenced::daemon {
+
+class Daemon final : public control::Services {
+public:
+    Daemon(Options options, std::shared_ptr<const config::Config> config);
+    ~Daemon() override;
+
+    // Runs until SIGTERM/SIGINT; returns the process exit status.
+    int run();
+
+    // control::Services
+    const config::Config& config() const override { return *config_; }
+    const presence::Directory& directory() const override { return directory_; }
+    const std::vector<connector::Connector>& connectors() const override { return connectors_; }
+    std::time_t started_at() const override { return started_at_; }
+    std::time_t now() const override;
+    const control::ReloadReport& last_reload() const override { return last_reload_; }
+    control::ReloadReport reload() override;
+
+private:
+    static void on_signal(uv_signal_t* handle, int signum);
+    void apply(std::shared_ptr<const config::Config> config);
+    void shutdown();
+
+    Options options_;
+    std::shared_ptr<const config::Config> config_;
+    presence::Directory directory_;
+    std::vector<connector::Connector> connectors_;
+    control::ReloadReport last_reload_;
+    std::time_t started_at_ = 0;
+
+    uv_loop_t loop_{};
+    uv_signal_t sighup_{}, sigterm_{}, sigint_{};
+    std::unique_ptr<control::Server> control_;
+    bool stopping_ = false;
+    bool loop_closed_ = false;
+};
+
+// Log level in force: the config's, raised by -v.
+log::Level effective_log_level(const config::Config& config, const Options& options);
+
+}  // namespace presenced::daemon

@@ -1,0 +1,34 @@
+// Small string helpers: concatenation, escaping for logs, trimming.
+#pragma once
+
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace presenced::util {
+
+// cat("a", 1, 'b') == "a1b": GCC 12 has no <format>, and this keeps call
+// sites readable without printf-style format strings.
+template <class... Args>
+std::string cat(const Args&... args) {
+    std::ostringstream out;
+    (out << ... << args);
+    return out.str();
+}
+
+// Escape CR, LF, other control characters and backslash, so text that came
+// from the network or a file cannot forge log lines (rfc-checklist 16.13).
+std::string escape_control(std::string_view text);
+
+// True when text has a control character (below 0x20, or DEL).
+bool has_control(std::string_view text);
+
+std::string_view trim(std::string_view text);
+
+std::string join(const std::vector<std::string>& parts, std::string_view separator);
+
+// "42s", "5m12s", "3h04m", "3d04h": compact relative durations for tables.
+std::string format_duration(long long seconds);
+
+}  // namespace presenced::util
