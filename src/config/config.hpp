@@ -45,7 +45,7 @@ struct PresenceSection {
 struct Connector {
     std::string name;
     bool enabled = true;
-    std::string server;                  // "" = not configured
+    std::string server;                      // "" = not configured
     std::optional<HostPort> server_address;  // parsed form of server, when set
     Transport transport = Transport::udp;
     std::string uri;
@@ -84,7 +84,7 @@ struct Config {
 // One problem found while loading, with its place in the file.
 struct Diagnostic {
     std::string file;
-    int line = 0;    // 0 when the problem has no position (unreadable file)
+    int line = 0;  // 0 when the problem has no position (unreadable file)
     int column = 0;
     std::string message;
     std::string str() const;  // "file:line:col: message", like a compiler

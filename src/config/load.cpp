@@ -1,10 +1,10 @@
 // Reads presenced.toml from disk or memory, parses it with toml++ and hands
 // the tree to the schema. Also the small Config accessors.
+#include <sys/stat.h>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
-#include <sys/stat.h>
 
 #include "config/schema.hpp"
 #include "util/text.hpp"
@@ -13,7 +13,7 @@ namespace presenced::config {
 
 namespace {
 // A config is text written by people; anything larger is a mistake.
-constexpr off_t kMaxConfigBytes = 16 * 1024 * 1024;
+constexpr off_t kMaxConfigBytes = off_t{16} * 1024 * 1024;
 }  // namespace
 
 std::string_view transport_name(Transport t) { return t == Transport::udp ? "udp" : "tcp"; }
@@ -64,8 +64,8 @@ LoadOutcome load_string(std::string_view text, const std::string& source_name) {
     } catch (const toml::parse_error& e) {
         LoadOutcome out;
         const auto& where = e.source().begin;
-        out.errors.push_back({source_name, static_cast<int>(where.line), static_cast<int>(where.column),
-                              std::string(e.description())});
+        out.errors.push_back(
+            {source_name, static_cast<int>(where.line), static_cast<int>(where.column), std::string(e.description())});
         return out;
     }
 }

@@ -20,7 +20,7 @@ using util::cat;
 
 // Limits: a config is read by an admin; these only stop nonsense.
 constexpr size_t kMaxConnectors = 32;
-constexpr size_t kMaxTextLength = 256;   // display names, departments, user agent
+constexpr size_t kMaxTextLength = 256;      // display names, departments, user agent
 constexpr size_t kMaxUnixPathLength = 107;  // sun_path is 108 bytes with the NUL
 constexpr int kMinExpires = 60, kMaxExpires = 86400;
 constexpr int kMinForceSeconds = 1, kMaxForceSeconds = 3600;
@@ -32,16 +32,26 @@ const std::regex kOctalMode("0?[0-7]{3}");
 
 std::string type_phrase(toml::node_type t) {
     switch (t) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a floating-point number";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    default: return "nothing";
+        case toml::node_type::string:
+            return "a string";
+        case toml::node_type::integer:
+            return "an integer";
+        case toml::node_type::floating_point:
+            return "a floating-point number";
+        case toml::node_type::boolean:
+            return "a boolean";
+        case toml::node_type::table:
+            return "a table";
+        case toml::node_type::array:
+            return "an array";
+        case toml::node_type::date:
+            return "a date";
+        case toml::node_type::time:
+            return "a time";
+        case toml::node_type::date_time:
+            return "a date-time";
+        default:
+            return "nothing";
     }
 }
 
@@ -51,8 +61,8 @@ struct Sink {
     const std::string& file;
     std::vector<Diagnostic>& errors;
     void add(const toml::source_region& where, std::string message) {
-        errors.push_back({file, static_cast<int>(where.begin.line), static_cast<int>(where.begin.column),
-                          std::move(message)});
+        errors.push_back(
+            {file, static_cast<int>(where.begin.line), static_cast<int>(where.begin.column), std::move(message)});
     }
 };
 
@@ -155,7 +165,8 @@ void check_text(TableReader& r, std::string_view key, const std::string& value, 
 
 void check_uri(TableReader& r, std::string_view key, const std::string& value) {
     std::string why;
-    if (!value.empty() && !is_sip_uri(value, why)) r.error_at(key, cat(key, " ", quoted(value), " is not a SIP URI: it ", why));
+    if (!value.empty() && !is_sip_uri(value, why))
+        r.error_at(key, cat(key, " ", quoted(value), " is not a SIP URI: it ", why));
 }
 
 void check_absolute_path(TableReader& r, std::string_view key, const std::string& value, size_t max) {
@@ -168,23 +179,27 @@ void check_absolute_path(TableReader& r, std::string_view key, const std::string
 void read_daemon(const toml::table& t, Config& c, Sink& sink) {
     TableReader r(t, "daemon: ", sink);
     DaemonSection& d = c.daemon;
-    if (r.get("control_socket", d.control_socket)) check_absolute_path(r, "control_socket", d.control_socket, kMaxUnixPathLength);
+    if (r.get("control_socket", d.control_socket))
+        check_absolute_path(r, "control_socket", d.control_socket, kMaxUnixPathLength);
     std::string mode;
     if (r.get("control_mode", mode)) {
         if (std::regex_match(mode, kOctalMode))
             d.control_mode = static_cast<unsigned>(std::stoul(mode, nullptr, 8));
         else
-            r.error_at("control_mode", cat("control_mode must be an octal string such as \"0660\", not ", quoted(mode)));
+            r.error_at("control_mode",
+                       cat("control_mode must be an octal string such as \"0660\", not ", quoted(mode)));
     }
     if (r.get("control_group", d.control_group) && !d.control_group.empty()) {
         group grp{}, *found = nullptr;
         char buf[4096];
         if (getgrnam_r(d.control_group.c_str(), &grp, buf, sizeof buf, &found) != 0 || !found)
-            r.error_at("control_group", cat("control_group ", quoted(d.control_group), " is not a group on this system"));
+            r.error_at("control_group",
+                       cat("control_group ", quoted(d.control_group), " is not a group on this system"));
     }
     if (r.get("state_db", d.state_db)) check_absolute_path(r, "state_db", d.state_db, 4096);
     std::string level;
-    if (r.get_choice("log_level", level, {"error", "warn", "info", "debug", "trace"})) d.log_level = *log::parse_level(level);
+    if (r.get_choice("log_level", level, {"error", "warn", "info", "debug", "trace"}))
+        d.log_level = *log::parse_level(level);
     r.finish();
 }
 
@@ -197,7 +212,9 @@ void read_sip(const toml::table& t, Config& c, Sink& sink) {
         if (!hp)
             r.error_at("listen", cat("listen ", quoted(s.listen), " ", why));
         else if (hp->kind == HostKind::fqdn)
-            r.error_at("listen", cat("listen must be an IP address with a port, such as \"0.0.0.0:5060\" or \"[::]:5060\", not ", quoted(s.listen)));
+            r.error_at("listen",
+                       cat("listen must be an IP address with a port, such as \"0.0.0.0:5060\" or \"[::]:5060\", not ",
+                           quoted(s.listen)));
         else
             s.listen_address = *hp;
     }
@@ -206,7 +223,8 @@ void read_sip(const toml::table& t, Config& c, Sink& sink) {
         const bool bracketed = h.size() > 2 && h.front() == '[' && h.back() == ']';
         if (bracketed) h = h.substr(1, h.size() - 2);
         if (!(is_ipv4(h) || is_ipv6(h) || (!bracketed && is_hostname(h))))
-            r.error_at("contact_host", cat("contact_host must be an IP address or a DNS name without a port, not ", quoted(s.contact_host)));
+            r.error_at("contact_host", cat("contact_host must be an IP address or a DNS name without a port, not ",
+                                           quoted(s.contact_host)));
     }
     if (r.get("user_agent", s.user_agent)) {
         if (s.user_agent.empty())
@@ -258,7 +276,8 @@ void read_connector(const toml::table& t, size_t index, Config& c, Sink& sink, s
         if (!k.server_address) r.error_at("server", cat("server ", quoted(k.server), " ", why));
     }
     std::string transport;
-    if (r.get_choice("transport", transport, {"udp", "tcp"})) k.transport = transport == "udp" ? Transport::udp : Transport::tcp;
+    if (r.get_choice("transport", transport, {"udp", "tcp"}))
+        k.transport = transport == "udp" ? Transport::udp : Transport::tcp;
     r.get("uri", k.uri);
     r.get("auth_id", k.auth_id);
     r.get("password", k.password);
@@ -287,20 +306,24 @@ void read_user(const toml::table& t, size_t index, Config& c, Sink& sink, std::m
     User u;
     const int line = static_cast<int>(t.source().begin.line);
     std::string context = cat("user #", index + 1, ": ");
-    if (const auto* node = t.get("username"); node && node->is_string() && std::regex_match(*node->value<std::string>(), kUsername))
+    if (const auto* node = t.get("username");
+        node && node->is_string() && std::regex_match(*node->value<std::string>(), kUsername))
         context = cat("user ", quoted(*node->value<std::string>()), ": ");
     TableReader r(t, context, sink);
     if (!r.get("username", u.username)) {
         if (!t.contains("username")) r.error_here("username is required");
     } else if (!std::regex_match(u.username, kUsername)) {
-        r.error_at("username", cat("username must be 1-64 characters of A-Z, a-z, 0-9 and . _ @ + -, not ", quoted(u.username)));
+        r.error_at("username",
+                   cat("username must be 1-64 characters of A-Z, a-z, 0-9 and . _ @ + -, not ", quoted(u.username)));
     } else if (auto [it, fresh] = names.emplace(u.username, line); !fresh) {
-        r.error_at("username", cat("username ", quoted(u.username), " is already used by the user at line ", it->second));
+        r.error_at("username",
+                   cat("username ", quoted(u.username), " is already used by the user at line ", it->second));
     }
     if (r.get("display_name", u.display_name)) check_text(r, "display_name", u.display_name);
     if (r.get("department", u.department)) check_text(r, "department", u.department);
     if (r.get("extension", u.extension) && !u.extension.empty() && !std::regex_match(u.extension, kExtension))
-        r.error_at("extension", cat("extension must be 1-32 characters of A-Z, a-z, 0-9 and * # + . _ -, not ", quoted(u.extension)));
+        r.error_at("extension", cat("extension must be 1-32 characters of A-Z, a-z, 0-9 and * # + . _ -, not ",
+                                    quoted(u.extension)));
     if (r.get("rich_uri", u.rich_uri)) check_uri(r, "rich_uri", u.rich_uri);
     if (r.get("telephony_uri", u.telephony_uri)) check_uri(r, "telephony_uri", u.telephony_uri);
     r.finish();
@@ -321,28 +344,41 @@ void read_array_of_tables(const toml::table& root, std::string_view key, Sink& s
 }
 
 void check_preferred(const toml::table& root, Config& c, Sink& sink) {
+    // Only valid, distinct names: their own errors are reported already.
     std::vector<std::string> enabled;
-    for (const auto& k : c.connectors)
-        if (k.enabled) enabled.push_back(k.name);
+    int second_enabled_line = 0;
+    for (const auto& k : c.connectors) {
+        if (!k.enabled || !std::regex_match(k.name, kConnectorName)) continue;
+        if (std::find(enabled.begin(), enabled.end(), k.name) != enabled.end()) continue;
+        enabled.push_back(k.name);
+        if (enabled.size() == 2) second_enabled_line = k.line;
+    }
     const std::string& preferred = c.presence.preferred_connector;
     const toml::table* presence = root.get_as<toml::table>("presence");
+    // Point at the key, else the [presence] table, else the connector that
+    // made the choice necessary.
     auto where = [&]() -> toml::source_region {
         if (presence) {
             if (const auto* n = presence->get("preferred_connector")) return n->source();
             return presence->source();
         }
-        return root.source();
+        toml::source_region region = root.source();
+        region.begin = {static_cast<toml::source_index>(second_enabled_line), 1};
+        return region;
     };
     std::string names;
     for (size_t i = 0; i < enabled.size(); ++i) names += (i ? ", " : "") + quoted(enabled[i]);
     if (!preferred.empty()) {
         const Connector* k = c.find_connector(preferred);
         if (!k)
-            sink.add(where(), cat("presence: preferred_connector ", quoted(preferred), " is not a configured connector"));
+            sink.add(where(),
+                     cat("presence: preferred_connector ", quoted(preferred), " is not a configured connector"));
         else if (!k->enabled && enabled.size() > 1)
-            sink.add(where(), cat("presence: preferred_connector ", quoted(preferred), " is disabled; name one of the enabled connectors (", names, ")"));
+            sink.add(where(), cat("presence: preferred_connector ", quoted(preferred),
+                                  " is disabled; name one of the enabled connectors (", names, ")"));
     } else if (enabled.size() > 1) {
-        sink.add(where(), cat("presence: preferred_connector must name one of the enabled connectors (", names, ") when several are enabled"));
+        sink.add(where(), cat("presence: preferred_connector must name one of the enabled connectors (", names,
+                              ") when several are enabled"));
     }
 }
 
@@ -375,7 +411,8 @@ LoadOutcome build_config(const toml::table& root, const std::string& file) {
         if (i >= kMaxConnectors) return;
         read_connector(t, i, *config, sink, connector_names);
     });
-    read_array_of_tables(root, "user", sink, [&](const toml::table& t, size_t i) { read_user(t, i, *config, sink, user_names); });
+    read_array_of_tables(root, "user", sink,
+                         [&](const toml::table& t, size_t i) { read_user(t, i, *config, sink, user_names); });
     check_preferred(root, *config, sink);
 
     std::stable_sort(out.errors.begin(), out.errors.end(), [](const Diagnostic& a, const Diagnostic& b) {
@@ -389,12 +426,31 @@ LoadOutcome build_config(const toml::table& root, const std::string& file) {
 
 const std::vector<std::string>& known_keys() {
     static const std::vector<std::string> keys = {
-        "daemon.control_socket", "daemon.control_mode", "daemon.control_group", "daemon.state_db", "daemon.log_level",
-        "sip.listen", "sip.contact_host", "sip.user_agent",
-        "presence.preferred_connector", "presence.subscribe", "presence.force_subscribe_seconds", "presence.expires",
-        "connector.name", "connector.enabled", "connector.server", "connector.transport", "connector.uri",
-        "connector.auth_id", "connector.password", "connector.domain",
-        "user.username", "user.display_name", "user.department", "user.extension", "user.rich_uri",
+        "daemon.control_socket",
+        "daemon.control_mode",
+        "daemon.control_group",
+        "daemon.state_db",
+        "daemon.log_level",
+        "sip.listen",
+        "sip.contact_host",
+        "sip.user_agent",
+        "presence.preferred_connector",
+        "presence.subscribe",
+        "presence.force_subscribe_seconds",
+        "presence.expires",
+        "connector.name",
+        "connector.enabled",
+        "connector.server",
+        "connector.transport",
+        "connector.uri",
+        "connector.auth_id",
+        "connector.password",
+        "connector.domain",
+        "user.username",
+        "user.display_name",
+        "user.department",
+        "user.extension",
+        "user.rich_uri",
         "user.telephony_uri",
     };
     return keys;

@@ -4,7 +4,7 @@
 namespace presenced::connector {
 
 const std::vector<std::string_view>& status_names() {
-    static const std::vector<std::string_view> names = {"not_configured", "disabled", "forbidden",
+    static const std::vector<std::string_view> names = {"not_configured",   "disabled",  "forbidden",
                                                         "connection_error", "connected", "credentials_not_found"};
     return names;
 }

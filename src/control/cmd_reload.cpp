@@ -9,8 +9,8 @@ util::Result<json> cmd_reload(Services& s, const Args& args) {
     if (auto st = args.only({}); !st) return st.error();
     ReloadReport report = s.reload();
     if (!report.ok) {
-        return make_error(Errc::config_error,
-                          util::cat("configuration not reloaded, the old one stays in force:\n", util::join(report.errors, "\n")));
+        return make_error(Errc::config_error, util::cat("configuration not reloaded, the old one stays in force:\n",
+                                                        util::join(report.errors, "\n")));
     }
     return json{
         {"config_file", s.config().path},

@@ -36,7 +36,7 @@ util::Result<json> cmd_status(Services& s, const Args& args) {
         {"started_at", s.started_at()},
         {"uptime_s", s.now() - s.started_at()},
         {"config_file", config.path},
-        {"control_socket", config.daemon.control_socket},
+        {"control_socket", s.control_socket()},
         {"log_level", log::level_name(log::level())},
         {"connectors", s.connectors().size()},
         {"connectors_enabled", enabled},

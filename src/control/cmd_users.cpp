@@ -14,14 +14,10 @@ json kind_json(State state) {
 
 json user_json(const presence::UserEntry& u) {
     return json{
-        {"username", u.username},
-        {"display_name", u.display_name},
-        {"department", u.department},
-        {"extension", u.extension},
-        {"rich_uri", u.rich_uri},
-        {"telephony_uri", u.telephony_uri},
-        {"rich", kind_json(u.rich)},
-        {"telephony", kind_json(u.telephony)},
+        {"username", u.username},     {"display_name", u.display_name},
+        {"department", u.department}, {"extension", u.extension},
+        {"rich_uri", u.rich_uri},     {"telephony_uri", u.telephony_uri},
+        {"rich", kind_json(u.rich)},  {"telephony", kind_json(u.telephony)},
     };
 }
 
@@ -39,13 +35,16 @@ util::Result<json> cmd_users(Services& s, const Args& args) {
     std::optional<presence::RichState> rich_filter;
     std::optional<presence::TelephonyState> telephony_filter;
     if (!rich->empty() && !(rich_filter = presence::parse_rich_state(*rich)))
-        return make_error(Errc::invalid_argument,
-                          util::cat("unknown rich state \"", util::escape_control(*rich), "\"; one of: ",
-                                    util::join({presence::rich_state_names().begin(), presence::rich_state_names().end()}, ", ")));
+        return make_error(
+            Errc::invalid_argument,
+            util::cat("unknown rich state \"", util::escape_control(*rich), "\"; one of: ",
+                      util::join({presence::rich_state_names().begin(), presence::rich_state_names().end()}, ", ")));
     if (!telephony->empty() && !(telephony_filter = presence::parse_telephony_state(*telephony)))
-        return make_error(Errc::invalid_argument,
-                          util::cat("unknown telephony state \"", util::escape_control(*telephony), "\"; one of: ",
-                                    util::join({presence::telephony_state_names().begin(), presence::telephony_state_names().end()}, ", ")));
+        return make_error(
+            Errc::invalid_argument,
+            util::cat("unknown telephony state \"", util::escape_control(*telephony), "\"; one of: ",
+                      util::join({presence::telephony_state_names().begin(), presence::telephony_state_names().end()},
+                                 ", ")));
 
     json rows = json::array();
     for (const auto& u : s.directory().users()) {

@@ -31,8 +31,9 @@ std::string dispatch(Services& services, std::string_view line) {
             return error_answer(id, Errc::internal, "internal error; see the daemon log");
         }
     }
-    return error_answer(id, Errc::unknown_command,
-                        util::cat("unknown command \"", util::escape_control(request->cmd), "\"; \"version\" lists the commands"));
+    return error_answer(
+        id, Errc::unknown_command,
+        util::cat("unknown command \"", util::escape_control(request->cmd), "\"; \"version\" lists the commands"));
 }
 
 }  // namespace presenced::control

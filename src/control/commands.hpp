@@ -26,6 +26,9 @@ class Services {
 public:
     virtual ~Services() = default;
     virtual const config::Config& config() const = 0;
+    // The socket the daemon listens on: fixed at start, even when a reload
+    // names another one (which then applies at the next restart).
+    virtual const std::string& control_socket() const = 0;
     virtual const presence::Directory& directory() const = 0;
     virtual const std::vector<connector::Connector>& connectors() const = 0;
     virtual std::time_t started_at() const = 0;

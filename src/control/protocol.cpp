@@ -7,7 +7,9 @@ namespace presenced::control {
 
 using util::cat;
 
-util::Error make_error(Errc code, std::string message) { return util::Error{std::string(errc_name(code)), std::move(message)}; }
+util::Error make_error(Errc code, std::string message) {
+    return util::Error{std::string(errc_name(code)), std::move(message)};
+}
 
 util::Result<Request> parse_request(std::string_view line, json& id_out) {
     id_out = nullptr;
@@ -27,7 +29,9 @@ util::Result<Request> parse_request(std::string_view line, json& id_out) {
     if (v == doc.end()) return make_error(Errc::bad_request, "request has no \"v\" (protocol version)");
     if (!v->is_number_integer()) return make_error(Errc::bad_request, "\"v\" must be an integer");
     if (v->get<long long>() != kProtocolVersion)
-        return make_error(Errc::version_mismatch, cat("protocol version ", v->dump(), " is not supported; this daemon speaks version ", kProtocolVersion));
+        return make_error(
+            Errc::version_mismatch,
+            cat("protocol version ", v->dump(), " is not supported; this daemon speaks version ", kProtocolVersion));
     auto cmd = doc.find("cmd");
     if (cmd == doc.end()) return make_error(Errc::bad_request, "request has no \"cmd\"");
     if (!cmd->is_string()) return make_error(Errc::bad_request, "\"cmd\" must be a string");
@@ -72,7 +76,8 @@ util::Status Args::only(std::initializer_list<std::string_view> known) const {
     for (auto it = args_.begin(); it != args_.end(); ++it) {
         bool found = false;
         for (auto k : known) found = found || k == it.key();
-        if (!found) return make_error(Errc::invalid_argument, cat("unknown argument \"", util::escape_control(it.key()), "\""));
+        if (!found)
+            return make_error(Errc::invalid_argument, cat("unknown argument \"", util::escape_control(it.key()), "\""));
     }
     return util::Ok{};
 }
@@ -87,7 +92,8 @@ util::Result<std::string> Args::string(std::string_view key, std::string fallbac
 util::Result<long long> Args::integer(std::string_view key, long long fallback) const {
     auto it = args_.find(key);
     if (it == args_.end()) return fallback;
-    if (!it->is_number_integer()) return make_error(Errc::bad_request, cat("argument \"", key, "\" must be an integer"));
+    if (!it->is_number_integer())
+        return make_error(Errc::bad_request, cat("argument \"", key, "\" must be an integer"));
     return it->get<long long>();
 }
 

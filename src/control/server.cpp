@@ -57,12 +57,14 @@ util::Status Server::start(const SocketOptions& options) {
     struct stat st {};
     if (::lstat(path_.c_str(), &st) == 0) {
         if (!S_ISSOCK(st.st_mode))
-            return util::make_error("socket_in_use", cat("control socket ", path_, " exists and is not a socket; refusing to remove it"));
+            return util::make_error(
+                "socket_in_use", cat("control socket ", path_, " exists and is not a socket; refusing to remove it"));
         if (socket_answers(path_))
             return util::make_error("socket_in_use", cat("another daemon answers on the control socket ", path_));
         log::warn("control: removing stale socket ", path_);
         if (::unlink(path_.c_str()) != 0)
-            return util::make_error("socket_in_use", cat("cannot remove stale socket ", path_, ": ", std::strerror(errno)));
+            return util::make_error("socket_in_use",
+                                    cat("cannot remove stale socket ", path_, ": ", std::strerror(errno)));
     }
 
     gid_t gid = static_cast<gid_t>(-1);
@@ -70,7 +72,8 @@ util::Status Server::start(const SocketOptions& options) {
         group grp{}, *found = nullptr;
         char buf[4096];
         if (getgrnam_r(options.group.c_str(), &grp, buf, sizeof buf, &found) != 0 || !found)
-            return util::make_error("bad_group", cat("control_group ", options.group, " is not a group on this system"));
+            return util::make_error("bad_group",
+                                    cat("control_group ", options.group, " is not a group on this system"));
         gid = found->gr_gid;
     }
 
@@ -81,7 +84,8 @@ util::Status Server::start(const SocketOptions& options) {
     const mode_t old_umask = ::umask(0177);
     int rc = uv_pipe_bind(&listener_, path_.c_str());
     ::umask(old_umask);
-    if (rc == 0 && gid != static_cast<gid_t>(-1) && ::chown(path_.c_str(), static_cast<uid_t>(-1), gid) != 0) rc = -errno;
+    if (rc == 0 && gid != static_cast<gid_t>(-1) && ::chown(path_.c_str(), static_cast<uid_t>(-1), gid) != 0)
+        rc = -errno;
     if (rc == 0 && ::chmod(path_.c_str(), options.mode) != 0) rc = -errno;
     if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 128, on_connection);
     if (rc != 0) {
@@ -116,7 +120,8 @@ void Server::on_connection(uv_stream_t* listener, int status) {
     uv_pipe_init(self->loop_, &client->pipe, 0);
     client->pipe.data = client;
     if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&client->pipe)) != 0) {
-        uv_close(reinterpret_cast<uv_handle_t*>(&client->pipe), [](uv_handle_t* h) { delete static_cast<Client*>(h->data); });
+        uv_close(reinterpret_cast<uv_handle_t*>(&client->pipe),
+                 [](uv_handle_t* h) { delete static_cast<Client*>(h->data); });
         return;
     }
     self->clients_.insert(client);
@@ -154,7 +159,8 @@ void Server::handle_input(Client* client, const char* data, size_t size) {
         start = newline + 1;
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         if (line.size() > kMaxLineBytes) {
-            send(client, error_answer(nullptr, Errc::bad_request, cat("request line longer than ", kMaxLineBytes, " bytes")));
+            send(client,
+                 error_answer(nullptr, Errc::bad_request, cat("request line longer than ", kMaxLineBytes, " bytes")));
             close_after_writes(client);
             return;
         }
@@ -164,7 +170,8 @@ void Server::handle_input(Client* client, const char* data, size_t size) {
     client->input.erase(0, start);
     if (client->closing) return;
     if (client->input.size() > kMaxLineBytes) {
-        send(client, error_answer(nullptr, Errc::bad_request, cat("request line longer than ", kMaxLineBytes, " bytes")));
+        send(client,
+             error_answer(nullptr, Errc::bad_request, cat("request line longer than ", kMaxLineBytes, " bytes")));
         close_after_writes(client);
         return;
     }
@@ -187,7 +194,8 @@ void Server::send(Client* client, std::string line) {
     w->data += '\n';
     w->req.data = w;
     uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-    const int rc = uv_write(&w->req, stream, &buf, 1, [](uv_write_t* req, int) { delete static_cast<WriteRequest*>(req->data); });
+    const int rc =
+        uv_write(&w->req, stream, &buf, 1, [](uv_write_t* req, int) { delete static_cast<WriteRequest*>(req->data); });
     if (rc != 0) {
         delete w;
         close_client(client);
@@ -199,8 +207,7 @@ void Server::close_client(Client* client) {
     client->closing = true;
     clients_.erase(client);
     auto* handle = reinterpret_cast<uv_handle_t*>(&client->pipe);
-    if (!uv_is_closing(handle))
-        uv_close(handle, [](uv_handle_t* h) { delete static_cast<Client*>(h->data); });
+    if (!uv_is_closing(handle)) uv_close(handle, [](uv_handle_t* h) { delete static_cast<Client*>(h->data); });
 }
 
 void Server::close_after_writes(Client* client) {

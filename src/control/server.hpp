@@ -15,9 +15,9 @@
 namespace presenced::control {
 
 // Tunables of the socket server.
-inline constexpr size_t kMaxClients = 1024;                    // more are told "busy" and closed
-inline constexpr size_t kMaxQueuedAnswerBytes = 4 * 1024 * 1024;  // a client that does not read is dropped
-inline constexpr uint64_t kPartialLineTimeoutMs = 30'000;      // half a line for this long: closed
+inline constexpr size_t kMaxClients = 1024;                       // more are told "busy" and closed
+inline constexpr size_t kMaxQueuedAnswerBytes = size_t{4} * 1024 * 1024;  // a client that does not read is dropped
+inline constexpr uint64_t kPartialLineTimeoutMs = 30'000;         // half a line for this long: closed
 inline constexpr uint64_t kSweepIntervalMs = 5'000;
 
 struct SocketOptions {

@@ -11,14 +11,24 @@
 namespace presenced::control {
 
 inline constexpr int kProtocolVersion = 1;
-inline constexpr size_t kMaxLineBytes = 64 * 1024;  // one request or answer line, without the newline
+inline constexpr size_t kMaxLineBytes = size_t{64} * 1024;  // one request or answer line, without the newline
 
 // The closed set of error.code values (presencectl(8) lists them).
-enum class Errc { bad_request, unknown_command, version_mismatch, not_found, invalid_argument, config_error, busy, internal };
+enum class Errc {
+    bad_request,
+    unknown_command,
+    version_mismatch,
+    not_found,
+    invalid_argument,
+    config_error,
+    busy,
+    internal
+};
 
 inline const std::vector<std::string_view>& error_code_names() {
-    static const std::vector<std::string_view> names = {"bad_request", "unknown_command", "version_mismatch", "not_found",
-                                                        "invalid_argument", "config_error", "busy", "internal"};
+    static const std::vector<std::string_view> names = {"bad_request", "unknown_command",  "version_mismatch",
+                                                        "not_found",   "invalid_argument", "config_error",
+                                                        "busy",        "internal"};
     return names;
 }
 

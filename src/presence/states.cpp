@@ -4,12 +4,14 @@
 namespace presenced::presence {
 
 const std::vector<std::string_view>& rich_state_names() {
-    static const std::vector<std::string_view> names = {"available", "away", "busy", "dnd", "offline", "unknown", "not_configured"};
+    static const std::vector<std::string_view> names = {"available", "away",    "busy",          "dnd",
+                                                        "offline",   "unknown", "not_configured"};
     return names;
 }
 
 const std::vector<std::string_view>& telephony_state_names() {
-    static const std::vector<std::string_view> names = {"idle", "ringing", "dialing", "busy", "held", "offline", "unknown", "not_configured"};
+    static const std::vector<std::string_view> names = {"idle", "ringing", "dialing", "busy",
+                                                        "held", "offline", "unknown", "not_configured"};
     return names;
 }
 

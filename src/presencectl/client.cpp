@@ -34,7 +34,8 @@ ConnectFailure Client::connect(const std::string& path, std::string& why) {
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
         const int err = errno;
         why = path + ": " + std::strerror(err);
-        return (err == ENOENT || err == ECONNREFUSED || err == ENOTDIR) ? ConnectFailure::not_running : ConnectFailure::other;
+        return (err == ENOENT || err == ECONNREFUSED || err == ENOTDIR) ? ConnectFailure::not_running
+                                                                        : ConnectFailure::other;
     }
     return ConnectFailure::none;
 }
@@ -67,7 +68,8 @@ bool Client::call(const json& request, json& answer, int timeout_ms, std::string
             why = "the daemon's answer is too long";
             return false;
         }
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
         if (left <= 0) {
             why = "no answer from the daemon within " + std::to_string(timeout_ms / 1000) + " s";
             return false;

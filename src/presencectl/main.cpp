@@ -13,6 +13,7 @@
 #include "control/wire.hpp"
 #include "presencectl/client.hpp"
 #include "presencectl/render.hpp"
+#include "util/text.hpp"
 
 using namespace presenced;
 using ctl::json;
@@ -53,18 +54,18 @@ bool parse_command(const std::vector<std::string>& words, std::string& cmd, json
     for (size_t i = 1; i < words.size(); ++i) {
         const std::string& w = words[i];
         if (w.rfind("--", 0) != 0) {
-            error = cmd + ": unexpected argument " + w;
+            error = util::cat(cmd, ": unexpected argument ", w);
             return false;
         }
         const std::string name = w.substr(2);
         bool allowed = false;
         for (const auto& o : known->second) allowed = allowed || o == name;
         if (!allowed) {
-            error = cmd + ": unknown option " + w;
+            error = util::cat(cmd, ": unknown option ", w);
             return false;
         }
         if (i + 1 >= words.size()) {
-            error = cmd + ": option " + w + " needs a value";
+            error = util::cat(cmd, ": option ", w, " needs a value");
             return false;
         }
         args[name] = words[++i];
@@ -84,13 +85,23 @@ int main(int argc, char** argv) {
     // '+': stop at the command, so its own --options are not taken for ours.
     while ((ch = getopt(argc, argv, "+hjqs:")) != -1) {
         switch (ch) {
-        case 'h': std::cout << kUsage; return kExitOk;
-        case 'j': json_out = true; break;
-        case 'q': quiet = true; break;
-        case 's': socket_path = optarg; break;
-        case '?':
-            return usage(optopt == 's' ? "option -s needs a socket path" : std::string("unknown option -") + static_cast<char>(optopt));
-        default: return usage("");
+            case 'h':
+                std::cout << kUsage;
+                return kExitOk;
+            case 'j':
+                json_out = true;
+                break;
+            case 'q':
+                quiet = true;
+                break;
+            case 's':
+                socket_path = optarg;
+                break;
+            case '?':
+                return usage(optopt == 's' ? "option -s needs a socket path"
+                                           : std::string("unknown option -") + static_cast<char>(optopt));
+            default:
+                return usage("");
         }
     }
     if (optind >= argc) return usage("no command given");
@@ -102,13 +113,14 @@ int main(int argc, char** argv) {
 
     ctl::Client client;
     switch (client.connect(socket_path, error)) {
-    case ctl::ConnectFailure::none: break;
-    case ctl::ConnectFailure::not_running:
-        std::cerr << "presencectl: presenced is not running (" << error << ")\n";
-        return kExitNotRunning;
-    case ctl::ConnectFailure::other:
-        std::cerr << "presencectl: cannot connect to presenced: " << error << "\n";
-        return kExitDaemonError;
+        case ctl::ConnectFailure::none:
+            break;
+        case ctl::ConnectFailure::not_running:
+            std::cerr << "presencectl: presenced is not running (" << error << ")\n";
+            return kExitNotRunning;
+        case ctl::ConnectFailure::other:
+            std::cerr << "presencectl: cannot connect to presenced: " << error << "\n";
+            return kExitDaemonError;
     }
 
     const json request = {{"v", control::kProtocolVersion}, {"id", 1}, {"cmd", cmd}, {"args", args}};

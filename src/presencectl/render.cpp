@@ -48,7 +48,8 @@ std::string state_of(const json& user, const char* kind) {
 std::string render_version(const json& r) {
     std::string commands;
     if (auto it = r.find("commands"); it != r.end() && it->is_array())
-        for (const auto& c : *it) commands += (commands.empty() ? "" : " ") + (c.is_string() ? c.get<std::string>() : c.dump());
+        for (const auto& c : *it)
+            commands += (commands.empty() ? "" : " ") + (c.is_string() ? c.get<std::string>() : c.dump());
     return cat("presenced ", str(r, "version"), ", protocol ", str(r, "protocol"), "\ncommands: ", commands, "\n");
 }
 
@@ -68,7 +69,8 @@ std::string render_status(const json& r, std::time_t now) {
     }
     std::string out;
     auto row = [&](const char* key, const std::string& value) {
-        out += cat(key, std::string(17 - std::string_view(key).size(), ' '), value.empty() ? "-" : util::escape_control(value), "\n");
+        out += cat(key, std::string(17 - std::string_view(key).size(), ' '),
+                   value.empty() ? "-" : util::escape_control(value), "\n");
     };
     row("version:", cat(str(r, "version"), " (protocol ", str(r, "protocol"), ")"));
     row("pid:", str(r, "pid"));
@@ -101,7 +103,8 @@ std::string render_users(const json& r) {
 }
 
 std::string render_reload(const json& r) {
-    std::string out = cat("reloaded ", str(r, "config_file"), ": ", str(r, "connectors"), " connectors, ", str(r, "users"), " users\n");
+    std::string out = cat("reloaded ", str(r, "config_file"), ": ", str(r, "connectors"), " connectors, ",
+                          str(r, "users"), " users\n");
     if (auto it = r.find("restart_required"); it != r.end() && it->is_array())
         for (const auto& k : *it)
             out += cat("changed, applies at the next restart: ", k.is_string() ? k.get<std::string>() : k.dump(), "\n");

@@ -17,7 +17,8 @@ std::string Table::render() const {
     std::vector<size_t> widths(header_.size(), 0);
     for (size_t i = 0; i < header_.size(); ++i) widths[i] = display_width(header_[i]);
     for (const auto& row : rows_)
-        for (size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], display_width(cell(row[i])));
+        for (size_t i = 0; i < row.size() && i < widths.size(); ++i)
+            widths[i] = std::max(widths[i], display_width(cell(row[i])));
     std::string out;
     auto line = [&](const std::vector<std::string>& row, bool is_header) {
         std::string text;

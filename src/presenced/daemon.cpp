@@ -19,7 +19,7 @@ log::Level effective_log_level(const config::Config& config, const Options& opti
 }
 
 Daemon::Daemon(Options options, std::shared_ptr<const config::Config> config)
-    : options_(std::move(options)), config_(std::move(config)) {
+    : options_(std::move(options)), config_(std::move(config)), started_with_(config_) {
     uv_loop_init(&loop_);
     started_at_ = now();
     apply(config_);
@@ -47,6 +47,7 @@ int Daemon::run() {
     std::signal(SIGPIPE, SIG_IGN);  // a control client that vanishes must not kill us
     control_ = std::make_unique<control::Server>(&loop_, *this);
     const auto& d = config_->daemon;
+    control_socket_ = d.control_socket;
     if (auto started = control_->start({d.control_socket, d.control_mode, d.control_group}); !started) {
         log::error(started.error().message);
         control_.reset();
@@ -61,7 +62,8 @@ int Daemon::run() {
     log::info("presenced ", build::version, " started: config ", config_->path, ", control socket ", d.control_socket,
               ", ", connectors_.size(), " connectors, ", directory_.users().size(), " users");
     for (const auto& k : connectors_)
-        log::info("connector ", k.config.name, ": ", connector::status_name(k.health.status), " (", k.health.cause, ")");
+        log::info("connector ", k.config.name, ": ", connector::status_name(k.health.status), " (", k.health.cause,
+                  ")");
 
     uv_run(&loop_, UV_RUN_DEFAULT);
 
@@ -106,21 +108,24 @@ control::ReloadReport Daemon::reload() {
         last_reload_ = report;
         return report;
     }
-    // The socket and the state database are opened once at start; say so
-    // rather than pretend a change took effect.
-    const auto& before = config_->daemon;
+    // The socket, the state database and the SIP listener are opened once at
+    // start; compare with what is open and say so rather than pretend a
+    // change took effect.
+    const auto& before = started_with_->daemon;
     const auto& after = loaded.config->daemon;
     if (before.control_socket != after.control_socket) report.restart_required.push_back("daemon.control_socket");
     if (before.control_mode != after.control_mode) report.restart_required.push_back("daemon.control_mode");
     if (before.control_group != after.control_group) report.restart_required.push_back("daemon.control_group");
     if (before.state_db != after.state_db) report.restart_required.push_back("daemon.state_db");
-    if (config_->sip.listen != loaded.config->sip.listen) report.restart_required.push_back("sip.listen");
-    for (const auto& key : report.restart_required) log::warn("reload: ", key, " changed; it takes effect at the next restart");
+    if (started_with_->sip.listen != loaded.config->sip.listen) report.restart_required.push_back("sip.listen");
+    for (const auto& key : report.restart_required)
+        log::warn("reload: ", key, " changed; it takes effect at the next restart");
 
     apply(loaded.config);
     report.ok = true;
     last_reload_ = report;
-    log::info("reloaded ", config_->path, ": ", connectors_.size(), " connectors, ", directory_.users().size(), " users");
+    log::info("reloaded ", config_->path, ": ", connectors_.size(), " connectors, ", directory_.users().size(),
+              " users");
     return report;
 }
 

@@ -21,6 +21,7 @@ public:
 
     // control::Services
     const config::Config& config() const override { return *config_; }
+    const std::string& control_socket() const override { return control_socket_; }
     const presence::Directory& directory() const override { return directory_; }
     const std::vector<connector::Connector>& connectors() const override { return connectors_; }
     std::time_t started_at() const override { return started_at_; }
@@ -35,9 +36,11 @@ private:
 
     Options options_;
     std::shared_ptr<const config::Config> config_;
+    std::shared_ptr<const config::Config> started_with_;  // what the socket and listeners were opened with
     presence::Directory directory_;
     std::vector<connector::Connector> connectors_;
     control::ReloadReport last_reload_;
+    std::string control_socket_;  // the path bound at start
     std::time_t started_at_ = 0;
 
     uv_loop_t loop_{};

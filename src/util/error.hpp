@@ -36,9 +36,7 @@ private:
 struct Ok {};
 using Status = Result<Ok>;
 
-inline Error make_error(std::string code, std::string message) {
-    return Error{std::move(code), std::move(message)};
-}
+inline Error make_error(std::string code, std::string message) { return Error{std::move(code), std::move(message)}; }
 
 // The strerror-style symbolic name of an errno value ("ECONNREFUSED"), so
 // logs and status causes carry a stable token, not a localised sentence.

@@ -21,10 +21,25 @@ Level level();
 bool enabled(Level level);
 void write(Level level, std::string_view message);
 
-template <class... Args> void error(const Args&... a) { if (enabled(Level::error)) write(Level::error, util::cat(a...)); }
-template <class... Args> void warn(const Args&... a) { if (enabled(Level::warn)) write(Level::warn, util::cat(a...)); }
-template <class... Args> void info(const Args&... a) { if (enabled(Level::info)) write(Level::info, util::cat(a...)); }
-template <class... Args> void debug(const Args&... a) { if (enabled(Level::debug)) write(Level::debug, util::cat(a...)); }
-template <class... Args> void trace(const Args&... a) { if (enabled(Level::trace)) write(Level::trace, util::cat(a...)); }
+template <class... Args>
+void error(const Args&... a) {
+    if (enabled(Level::error)) write(Level::error, util::cat(a...));
+}
+template <class... Args>
+void warn(const Args&... a) {
+    if (enabled(Level::warn)) write(Level::warn, util::cat(a...));
+}
+template <class... Args>
+void info(const Args&... a) {
+    if (enabled(Level::info)) write(Level::info, util::cat(a...));
+}
+template <class... Args>
+void debug(const Args&... a) {
+    if (enabled(Level::debug)) write(Level::debug, util::cat(a...));
+}
+template <class... Args>
+void trace(const Args&... a) {
+    if (enabled(Level::trace)) write(Level::trace, util::cat(a...));
+}
 
 }  // namespace presenced::log
