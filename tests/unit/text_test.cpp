@@ -1,0 +1,34 @@
+// util/text: durations, escaping for logs, trimming.
+#include <catch2/catch.hpp>
+
+#include "util/error.hpp"
+#include "util/text.hpp"
+
+#include <cerrno>
+
+using namespace presenced::util;
+
+TEST_CASE("compact durations", "[text]") {
+    CHECK(format_duration(-5) == "0s");
+    CHECK(format_duration(0) == "0s");
+    CHECK(format_duration(42) == "42s");
+    CHECK(format_duration(312) == "5m12s");
+    CHECK(format_duration(3600) == "1h00m");
+    CHECK(format_duration(3 * 86400 + 4 * 3600 + 59) == "3d04h");
+}
+
+TEST_CASE("control characters are escaped, never passed to logs", "[text]") {
+    CHECK(escape_control("a\nb\r\tc\\") == "a\\nb\\r\\tc\\\\");
+    CHECK(escape_control(std::string("x\0y", 3)) == "x\\x00y");
+    CHECK(escape_control("caf\xc3\xa9") == "caf\xc3\xa9");  // UTF-8 passes through
+    CHECK(has_control("a\x7f"));
+    CHECK_FALSE(has_control("plain text"));
+}
+
+TEST_CASE("trim, join, cat and errno names", "[text]") {
+    CHECK(trim("  a b \r\n") == "a b");
+    CHECK(trim(" \t ").empty());
+    CHECK(join({"a", "b", "c"}, ", ") == "a, b, c");
+    CHECK(cat("x", 1, '-', 2.5) == "x1-2.5");
+    CHECK(errno_name(ECONNREFUSED) == "ECONNREFUSED");
+}
