@@ -7,6 +7,7 @@ set -euo pipefail
 
 # Debian package -> a file or command that proves it is really there.
 PACKAGES=(
+  "make:/usr/bin/make"
   "build-essential:/usr/bin/g++"
   "cmake:/usr/bin/cmake"
   "pkg-config:/usr/bin/pkg-config"
