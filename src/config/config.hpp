@@ -33,6 +33,17 @@ struct SipSection {
     HostPort listen_address{"0.0.0.0", 5060, HostKind::ipv4, true};
     std::string contact_host;  // "" = automatic
     std::string user_agent = "presenced";
+    // RFC 3261 Table 4 timers; T1 is also the RTT estimate (Timer F = 64*T1).
+    int t1_ms = 500;
+    int t2_ms = 4000;
+    int t4_ms = 5000;
+    int udp_receive_buffer = 4 * 1024 * 1024;  // SO_RCVBUF asked for
+    int max_header_bytes = 64 * 1024;          // start line + headers of one message
+    int max_body_bytes = 1024 * 1024;          // body of one message (RLS NOTIFYs are large)
+    bool source_check = true;                  // UDP requests only from configured servers
+    int probe_interval = 30;                   // s between OPTIONS probes of a healthy connector
+    int probe_retry_interval = 5;              // s before the first re-probe of a failing one
+    int tcp_keepalive_interval = 90;           // s between CRLF pings on idle TCP; 0 = off
 };
 
 struct PresenceSection {

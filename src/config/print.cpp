@@ -72,6 +72,16 @@ std::string print_effective(const Config& c) {
     w.str("listen", c.sip.listen);
     w.str("contact_host", c.sip.contact_host, c.sip.contact_host.empty() ? "automatic" : "");
     w.str("user_agent", c.sip.user_agent);
+    w.num("t1_ms", c.sip.t1_ms);
+    w.num("t2_ms", c.sip.t2_ms);
+    w.num("t4_ms", c.sip.t4_ms);
+    w.num("udp_receive_buffer", c.sip.udp_receive_buffer);
+    w.num("max_header_bytes", c.sip.max_header_bytes);
+    w.num("max_body_bytes", c.sip.max_body_bytes);
+    w.boolean("source_check", c.sip.source_check);
+    w.num("probe_interval", c.sip.probe_interval);
+    w.num("probe_retry_interval", c.sip.probe_retry_interval);
+    w.num("tcp_keepalive_interval", c.sip.tcp_keepalive_interval);
 
     w.out += "\n[presence]\n";
     const Connector* preferred = c.preferred();

@@ -232,6 +232,23 @@ void read_sip(const toml::table& t, Config& c, Sink& sink) {
         else
             check_text(r, "user_agent", s.user_agent);
     }
+    r.get("t1_ms", s.t1_ms, 50, 10'000);
+    r.get("t2_ms", s.t2_ms, 500, 60'000);
+    if (s.t2_ms < s.t1_ms)  // checked on the values in force, defaults included
+        r.error_at(r.has("t2_ms") ? "t2_ms" : "t1_ms",
+                   cat("t2_ms (", s.t2_ms, ") must not be less than t1_ms (", s.t1_ms, ")"));
+    r.get("t4_ms", s.t4_ms, 500, 60'000);
+    r.get("udp_receive_buffer", s.udp_receive_buffer, 65'536, 64 * 1024 * 1024);
+    r.get("max_header_bytes", s.max_header_bytes, 4096, 1024 * 1024);
+    r.get("max_body_bytes", s.max_body_bytes, 4096, 64 * 1024 * 1024);
+    r.get("source_check", s.source_check);
+    r.get("probe_interval", s.probe_interval, 5, 3600);
+    r.get("probe_retry_interval", s.probe_retry_interval, 1, 600);
+    if (s.probe_retry_interval > s.probe_interval)
+        r.error_at(r.has("probe_retry_interval") ? "probe_retry_interval" : "probe_interval",
+                   cat("probe_retry_interval (", s.probe_retry_interval, ") must not be more than probe_interval (",
+                       s.probe_interval, ")"));
+    r.get("tcp_keepalive_interval", s.tcp_keepalive_interval, 0, 3600);
     r.finish();
 }
 
@@ -434,6 +451,16 @@ const std::vector<std::string>& known_keys() {
         "sip.listen",
         "sip.contact_host",
         "sip.user_agent",
+        "sip.t1_ms",
+        "sip.t2_ms",
+        "sip.t4_ms",
+        "sip.udp_receive_buffer",
+        "sip.max_header_bytes",
+        "sip.max_body_bytes",
+        "sip.source_check",
+        "sip.probe_interval",
+        "sip.probe_retry_interval",
+        "sip.tcp_keepalive_interval",
         "presence.preferred_connector",
         "presence.subscribe",
         "presence.force_subscribe_seconds",

@@ -16,7 +16,7 @@ bool is_positive(Status s) { return s == Status::connected || s == Status::crede
 Health initial_health(const config::Connector& connector, std::time_t now) {
     if (!connector.enabled) return {Status::disabled, now, "enabled = false"};
     if (connector.server.empty()) return {Status::not_configured, now, "no server"};
-    return {Status::connection_error, now, "not started"};
+    return {Status::connection_error, now, "not started"};  // until its Link starts probing
 }
 
 std::vector<Connector> build_connectors(const config::Config& config, const std::vector<Connector>& previous,
@@ -24,7 +24,7 @@ std::vector<Connector> build_connectors(const config::Config& config, const std:
     std::vector<Connector> out;
     out.reserve(config.connectors.size());
     for (const auto& k : config.connectors) {
-        Connector c{k, initial_health(k, now)};
+        Connector c{k, initial_health(k, now), {}};
         for (const auto& old : previous)
             if (old.config.name == k.name && old.health.status == c.health.status && old.health.cause == c.health.cause)
                 c.health.since = old.health.since;

@@ -24,15 +24,24 @@ struct Health {
     std::string cause;      // response code and reason, errno name, or why
 };
 
-// The status a connector has before its SIP engine runs. This version has no
-// SIP engine yet, so an enabled, configured connector honestly says
-// connection_error, cause "not started".
+// What a connector has done since start (presencectl connectors -j).
+struct Counters {
+    uint64_t requests = 0;             // probe requests sent (auth retries included)
+    uint64_t responses[7] = {};        // final responses by class: index = code / 100
+    uint64_t retransmissions = 0;
+    uint64_t timeouts = 0;             // Timer F fired
+    uint64_t transport_errors = 0;     // refused, reset, unreachable, DNS
+};
+
+// The status a connector has before its Link starts probing it:
+// disabled, not_configured, or connection_error "not started".
 Health initial_health(const config::Connector& connector, std::time_t now);
 
 // One configured connector at run time.
 struct Connector {
     config::Connector config;
     Health health;
+    Counters counters;
 };
 
 // Builds the connector list for a (re)loaded config. A connector whose

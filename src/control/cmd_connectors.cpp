@@ -3,6 +3,18 @@
 
 namespace presenced::control {
 
+namespace {
+json counters_json(const connector::Counters& c) {
+    json responses = json::object();
+    for (int cls = 1; cls <= 6; ++cls) responses[std::to_string(cls) + "xx"] = c.responses[cls];
+    return json{{"requests", c.requests},
+                {"responses", responses},
+                {"retransmissions", c.retransmissions},
+                {"timeouts", c.timeouts},
+                {"transport_errors", c.transport_errors}};
+}
+}  // namespace
+
 util::Result<json> cmd_connectors(Services& s, const Args& args) {
     if (auto st = args.only({}); !st) return st.error();
     const config::Connector* preferred = s.config().preferred();
@@ -20,6 +32,7 @@ util::Result<json> cmd_connectors(Services& s, const Args& args) {
             {"since", k.health.since},
             {"cause", k.health.cause},
             {"preferred", preferred != nullptr && preferred->name == k.config.name},
+            {"counters", counters_json(k.counters)},
         });
     }
     return json{{"connectors", std::move(rows)}};

@@ -14,7 +14,7 @@ util::Result<json> cmd_reload(Services& s, const Args& args) {
     }
     return json{
         {"config_file", s.config().path},
-        {"connectors", s.connectors().size()},
+        {"connectors", s.config().connectors.size()},
         {"users", s.directory().users().size()},
         {"restart_required", report.restart_required},
     };

@@ -28,7 +28,8 @@ util::Result<json> cmd_status(Services& s, const Args& args) {
     if (auto st = args.only({}); !st) return st.error();
     const auto& config = s.config();
     size_t enabled = 0;
-    for (const auto& k : s.connectors()) enabled += k.config.enabled ? 1 : 0;
+    const auto connectors = s.connectors();
+    for (const auto& k : connectors) enabled += k.config.enabled ? 1 : 0;
     return json{
         {"version", build::version},
         {"protocol", kProtocolVersion},
@@ -38,7 +39,8 @@ util::Result<json> cmd_status(Services& s, const Args& args) {
         {"config_file", config.path},
         {"control_socket", s.control_socket()},
         {"log_level", log::level_name(log::level())},
-        {"connectors", s.connectors().size()},
+        {"sip_listen", s.sip_listen()},
+        {"connectors", connectors.size()},
         {"connectors_enabled", enabled},
         {"users", s.directory().users().size()},
         {"last_reload", reload_json(s.last_reload())},

@@ -30,7 +30,10 @@ public:
     // names another one (which then applies at the next restart).
     virtual const std::string& control_socket() const = 0;
     virtual const presence::Directory& directory() const = 0;
-    virtual const std::vector<connector::Connector>& connectors() const = 0;
+    // A snapshot: connectors change on the loop between requests.
+    virtual std::vector<connector::Connector> connectors() const = 0;
+    // The SIP address actually bound ("" when the SIP engine is not running).
+    virtual std::string sip_listen() const = 0;
     virtual std::time_t started_at() const = 0;
     virtual std::time_t now() const = 0;
     virtual const ReloadReport& last_reload() const = 0;  // at == 0: never reloaded

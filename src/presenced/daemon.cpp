@@ -26,6 +26,9 @@ Daemon::Daemon(Options options, std::shared_ptr<const config::Config> config)
 }
 
 Daemon::~Daemon() {
+    links_.clear();
+    endpoint_.reset();
+    clock_.reset();
     control_.reset();
     if (!loop_closed_) {
         // Give pending close callbacks one pass so the loop can be closed.
@@ -36,11 +39,87 @@ Daemon::~Daemon() {
 
 std::time_t Daemon::now() const { return std::time(nullptr); }
 
+namespace {
+
+// Everything that, changed, restarts a connector (line numbers do not count).
+bool same_settings(const config::Connector& a, const config::Connector& b) {
+    return a.name == b.name && a.enabled == b.enabled && a.server == b.server && a.transport == b.transport &&
+           a.uri == b.uri && a.auth_id == b.auth_id && a.password == b.password && a.domain == b.domain;
+}
+
+sip::EndpointOptions endpoint_options(const config::Config& c) {
+    sip::EndpointOptions o;
+    o.timers = {static_cast<uint64_t>(c.sip.t1_ms), static_cast<uint64_t>(c.sip.t2_ms),
+                static_cast<uint64_t>(c.sip.t4_ms)};
+    o.transport.udp_receive_buffer = c.sip.udp_receive_buffer;
+    o.transport.framing.max_header_bytes = static_cast<size_t>(c.sip.max_header_bytes);
+    o.transport.framing.max_body_bytes = static_cast<size_t>(c.sip.max_body_bytes);
+    o.user_agent = c.sip.user_agent;
+    o.source_check = c.sip.source_check;
+    return o;
+}
+
+}  // namespace
+
 void Daemon::apply(std::shared_ptr<const config::Config> config) {
     config_ = std::move(config);
     log::configure(effective_log_level(*config_, options_), options_.foreground_debug);
     directory_ = presence::Directory::from_config(*config_);
-    connectors_ = connector::build_connectors(*config_, connectors_, now());
+    if (endpoint_) rebuild_links();
+}
+
+std::vector<connector::Connector> Daemon::connectors() const {
+    std::vector<connector::Connector> out;
+    out.reserve(links_.size());
+    if (links_.empty())  // before the SIP engine starts (or when it could not)
+        return connector::build_connectors(*config_, {}, started_at_);
+    for (const auto& link : links_) out.push_back(link->snapshot());
+    return out;
+}
+
+std::string Daemon::sip_listen() const { return endpoint_ ? endpoint_->local().str() : std::string(); }
+
+util::Status Daemon::start_sip() {
+    sip::init_library();
+    const auto& hp = config_->sip.listen_address;
+    auto local = sip::Address::from_ip(hp.host, hp.port);
+    if (!local) return util::make_error("sip_listen", cat("sip.listen ", config_->sip.listen, " is not an IP address"));
+    clock_ = std::make_unique<ev::LoopClock>(&loop_);
+    endpoint_ = std::make_unique<sip::Endpoint>(&loop_, *clock_, endpoint_options(*config_));
+    if (auto listening = endpoint_->listen(*local); !listening)
+        return util::make_error("sip_listen",
+                                cat("cannot listen for SIP on ", config_->sip.listen, ": ", listening.error().message));
+    log::info("sip: listening on ", endpoint_->local().str(), " (UDP and TCP)");
+    rebuild_links();
+    return util::Ok{};
+}
+
+void Daemon::rebuild_links() {
+    const auto& sip = config_->sip;
+    connector::ProbeSettings settings{static_cast<uint64_t>(sip.probe_interval) * 1000,
+                                      static_cast<uint64_t>(sip.probe_retry_interval) * 1000, sip.contact_host,
+                                      static_cast<uint64_t>(sip.tcp_keepalive_interval) * 1000};
+    std::vector<std::unique_ptr<connector::Link>> next;
+    for (const auto& k : config_->connectors) {
+        std::unique_ptr<connector::Link> kept;
+        for (auto& old : links_)
+            if (old && same_settings(old->config(), k)) kept = std::move(old);
+        if (!kept) {
+            kept = std::make_unique<connector::Link>(&loop_, *clock_, *endpoint_, k, settings,
+                                                     [this](const connector::Link&) { update_trusted_sources(); });
+            kept->start();
+        }
+        next.push_back(std::move(kept));
+    }
+    links_ = std::move(next);  // links no longer configured are destroyed (stopped) here
+    update_trusted_sources();
+}
+
+void Daemon::update_trusted_sources() {
+    std::vector<sip::Address> sources;
+    for (const auto& link : links_)
+        if (auto a = link->address()) sources.push_back(*a);
+    endpoint_->set_trusted_sources(std::move(sources));
 }
 
 int Daemon::run() {
@@ -54,16 +133,19 @@ int Daemon::run() {
         uv_run(&loop_, UV_RUN_NOWAIT);
         return 1;
     }
+    if (auto sip = start_sip(); !sip) {
+        log::error(sip.error().message);
+        shutdown_handles();
+        uv_run(&loop_, UV_RUN_DEFAULT);  // runs the close callbacks, then returns
+        return 1;
+    }
     for (auto [handle, signum] : {std::pair{&sighup_, SIGHUP}, {&sigterm_, SIGTERM}, {&sigint_, SIGINT}}) {
         uv_signal_init(&loop_, handle);
         handle->data = this;
         uv_signal_start(handle, on_signal, signum);
     }
     log::info("presenced ", build::version, " started: config ", config_->path, ", control socket ", d.control_socket,
-              ", ", connectors_.size(), " connectors, ", directory_.users().size(), " users");
-    for (const auto& k : connectors_)
-        log::info("connector ", k.config.name, ": ", connector::status_name(k.health.status), " (", k.health.cause,
-                  ")");
+              ", ", links_.size(), " connectors, ", directory_.users().size(), " users");
 
     uv_run(&loop_, UV_RUN_DEFAULT);
 
@@ -93,8 +175,16 @@ void Daemon::shutdown() {
     stopping_ = true;
     // Order: stop taking requests, then close the signal handles, so the
     // loop runs out of handles and uv_run returns.
-    control_->stop();
     for (uv_signal_t* h : {&sighup_, &sigterm_, &sigint_}) uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
+    shutdown_handles();
+}
+
+void Daemon::shutdown_handles() {
+    // Order: stop probing, close SIP sockets and timers, then the control socket.
+    links_.clear();
+    if (endpoint_) endpoint_->close();
+    if (clock_) clock_->close();
+    if (control_) control_->stop();
 }
 
 control::ReloadReport Daemon::reload() {
@@ -124,8 +214,7 @@ control::ReloadReport Daemon::reload() {
     apply(loaded.config);
     report.ok = true;
     last_reload_ = report;
-    log::info("reloaded ", config_->path, ": ", connectors_.size(), " connectors, ", directory_.users().size(),
-              " users");
+    log::info("reloaded ", config_->path, ": ", links_.size(), " connectors, ", directory_.users().size(), " users");
     return report;
 }
 

@@ -6,8 +6,11 @@
 
 #include <memory>
 
+#include "connector/link.hpp"
 #include "control/server.hpp"
+#include "ev/clock.hpp"
 #include "presenced/options.hpp"
+#include "sip/endpoint.hpp"
 
 namespace presenced::daemon {
 
@@ -23,7 +26,8 @@ public:
     const config::Config& config() const override { return *config_; }
     const std::string& control_socket() const override { return control_socket_; }
     const presence::Directory& directory() const override { return directory_; }
-    const std::vector<connector::Connector>& connectors() const override { return connectors_; }
+    std::vector<connector::Connector> connectors() const override;
+    std::string sip_listen() const override;
     std::time_t started_at() const override { return started_at_; }
     std::time_t now() const override;
     const control::ReloadReport& last_reload() const override { return last_reload_; }
@@ -33,17 +37,25 @@ private:
     static void on_signal(uv_signal_t* handle, int signum);
     void apply(std::shared_ptr<const config::Config> config);
     void shutdown();
+    util::Status start_sip();
+    void shutdown_handles();
+    // Keeps the Link of every connector whose settings did not change;
+    // replaces the others (a changed connector restarts alone).
+    void rebuild_links();
+    void update_trusted_sources();
 
     Options options_;
     std::shared_ptr<const config::Config> config_;
     std::shared_ptr<const config::Config> started_with_;  // what the socket and listeners were opened with
     presence::Directory directory_;
-    std::vector<connector::Connector> connectors_;
+    std::vector<std::unique_ptr<connector::Link>> links_;
     control::ReloadReport last_reload_;
     std::string control_socket_;  // the path bound at start
     std::time_t started_at_ = 0;
 
     uv_loop_t loop_{};
+    std::unique_ptr<ev::LoopClock> clock_;
+    std::unique_ptr<sip::Endpoint> endpoint_;
     uv_signal_t sighup_{}, sigterm_{}, sigint_{};
     std::unique_ptr<control::Server> control_;
     bool stopping_ = false;

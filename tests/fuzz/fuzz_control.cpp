@@ -26,7 +26,8 @@ public:
     const config::Config& config() const override { return *config_; }
     const std::string& control_socket() const override { return config_->daemon.control_socket; }
     const presence::Directory& directory() const override { return directory_; }
-    const std::vector<connector::Connector>& connectors() const override { return connectors_; }
+    std::vector<connector::Connector> connectors() const override { return connectors_; }
+    std::string sip_listen() const override { return "127.0.0.1:5060"; }
     std::time_t started_at() const override { return 1; }
     std::time_t now() const override { return 2; }
     const control::ReloadReport& last_reload() const override { return report_; }

@@ -63,6 +63,16 @@ TEST_CASE("an empty file gives every default", "[config]") {
     CHECK(c.sip.listen_address.port == 5060);
     CHECK(c.sip.contact_host.empty());
     CHECK(c.sip.user_agent == "presenced");
+    CHECK(c.sip.t1_ms == 500);
+    CHECK(c.sip.t2_ms == 4000);
+    CHECK(c.sip.t4_ms == 5000);
+    CHECK(c.sip.udp_receive_buffer == 4 * 1024 * 1024);
+    CHECK(c.sip.max_header_bytes == 64 * 1024);
+    CHECK(c.sip.max_body_bytes == 1024 * 1024);
+    CHECK(c.sip.source_check);
+    CHECK(c.sip.probe_interval == 30);
+    CHECK(c.sip.probe_retry_interval == 5);
+    CHECK(c.sip.tcp_keepalive_interval == 90);
     CHECK(c.presence.preferred_connector.empty());
     CHECK(c.presence.subscribe == SubscribePolicy::all);
     CHECK(c.presence.force_subscribe_seconds == 60);
@@ -198,6 +208,31 @@ TEST_CASE("one bad file per rule: message and position", "[config]") {
         {"user_agent no control characters",
          "[sip]\nuser_agent = \"a\\nb\"\n",
          {"presenced.toml:2:14: sip: user_agent must not contain control characters"}},
+        {"t1_ms range", "[sip]\nt1_ms = 10\n", {"presenced.toml:2:9: sip: t1_ms must be between 50 and 10000, not 10"}},
+        {"t2_ms not below t1_ms",
+         "[sip]\nt1_ms = 5000\nt2_ms = 4000\n",
+         {"presenced.toml:3:9: sip: t2_ms (4000) must not be less than t1_ms (5000)"}},
+        {"t1_ms above the default t2_ms",
+         "[sip]\nt1_ms = 5000\n",
+         {"presenced.toml:2:9: sip: t2_ms (4000) must not be less than t1_ms (5000)"}},
+        {"probe_retry_interval not above probe_interval",
+         "[sip]\nprobe_interval = 5\nprobe_retry_interval = 600\n",
+         {"presenced.toml:3:24: sip: probe_retry_interval (600) must not be more than probe_interval (5)"}},
+        {"udp_receive_buffer range",
+         "[sip]\nudp_receive_buffer = 1024\n",
+         {"presenced.toml:2:22: sip: udp_receive_buffer must be between 65536 and 67108864, not 1024"}},
+        {"max_body_bytes range",
+         "[sip]\nmax_body_bytes = 0\n",
+         {"presenced.toml:2:18: sip: max_body_bytes must be between 4096 and 67108864, not 0"}},
+        {"source_check boolean",
+         "[sip]\nsource_check = 1\n",
+         {"presenced.toml:2:16: sip: source_check must be a boolean (true or false), not an integer"}},
+        {"probe_interval range",
+         "[sip]\nprobe_interval = 1\n",
+         {"presenced.toml:2:18: sip: probe_interval must be between 5 and 3600, not 1"}},
+        {"tcp_keepalive_interval range",
+         "[sip]\ntcp_keepalive_interval = -1\n",
+         {"presenced.toml:2:26: sip: tcp_keepalive_interval must be between 0 and 3600, not -1"}},
         {"subscribe choice",
          "[presence]\nsubscribe = \"some\"\n",
          {"presenced.toml:2:13: presence: subscribe must be \"all\" or \"on_demand\", not \"some\""}},
