@@ -22,7 +22,8 @@ struct Server::Client {
     uv_pipe_t pipe{};  // first member: the handle's data points back to the Client
     Server* server = nullptr;
     std::string input;           // bytes of the unfinished line
-    uint64_t partial_since = 0;  // loop time when input became non-empty
+    uint64_t partial_since = 0;  // loop time when input became non-empty, or reading was paused
+    bool paused = false;         // not read until its unsent answers drain
     bool closing = false;
     char read_buffer[16 * 1024];
 };
@@ -150,9 +151,16 @@ void Server::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
 }
 
 void Server::handle_input(Client* client, const char* data, size_t size) {
-    client->input.append(data, size);
+    if (size > 0) client->input.append(data, size);
     size_t start = 0;
+    auto* stream = reinterpret_cast<uv_stream_t*>(&client->pipe);
     while (!client->closing) {
+        if (uv_stream_get_write_queue_size(stream) > kPauseQueuedAnswerBytes) {
+            // The rest waits in input until on_written() resumes this client.
+            client->paused = true;
+            uv_read_stop(stream);
+            break;
+        }
         const size_t newline = client->input.find('\n', start);
         if (newline == std::string::npos) break;
         std::string_view line(client->input.data() + start, newline - start);
@@ -169,6 +177,10 @@ void Server::handle_input(Client* client, const char* data, size_t size) {
     }
     client->input.erase(0, start);
     if (client->closing) return;
+    if (client->paused) {
+        if (client->partial_since == 0) client->partial_since = uv_now(loop_);
+        return;
+    }
     if (client->input.size() > kMaxLineBytes) {
         send(client,
              error_answer(nullptr, Errc::bad_request, cat("request line longer than ", kMaxLineBytes, " bytes")));
@@ -194,12 +206,24 @@ void Server::send(Client* client, std::string line) {
     w->data += '\n';
     w->req.data = w;
     uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-    const int rc =
-        uv_write(&w->req, stream, &buf, 1, [](uv_write_t* req, int) { delete static_cast<WriteRequest*>(req->data); });
+    const int rc = uv_write(&w->req, stream, &buf, 1, on_written);
     if (rc != 0) {
         delete w;
         close_client(client);
     }
+}
+
+void Server::on_written(uv_write_t* req, int status) {
+    uv_stream_t* stream = req->handle;  // read before req is freed with its WriteRequest
+    delete static_cast<WriteRequest*>(req->data);
+    auto* client = static_cast<Client*>(stream->data);
+    if (status != 0 || client->closing || !client->paused) return;
+    if (uv_stream_get_write_queue_size(stream) > kPauseQueuedAnswerBytes / 2) return;
+    // Drained: read again and answer what was already received.
+    client->paused = false;
+    client->partial_since = 0;
+    uv_read_start(stream, on_alloc, on_read);
+    client->server->handle_input(client, nullptr, 0);
 }
 
 void Server::close_client(Client* client) {
@@ -232,7 +256,7 @@ void Server::on_sweep(uv_timer_t* timer) {
     const uint64_t now = uv_now(self->loop_);
     for (Client* c : std::unordered_set<Client*>(self->clients_)) {
         if (c->partial_since != 0 && now - c->partial_since > kPartialLineTimeoutMs) {
-            log::info("control: closing a client that sent half a line and stalled");
+            log::info("control: closing a client that stalled (half a line, or answers it does not read)");
             self->close_client(c);
         }
     }

@@ -15,9 +15,12 @@
 namespace presenced::control {
 
 // Tunables of the socket server.
-inline constexpr size_t kMaxClients = 1024;                       // more are told "busy" and closed
+inline constexpr size_t kMaxClients = 1024;  // more are told "busy" and closed
+// Backpressure: a client with this much unsent is not read until it drains,
+// so one pipelining client cannot hold the loop (answers stay in order).
+inline constexpr size_t kPauseQueuedAnswerBytes = size_t{256} * 1024;
 inline constexpr size_t kMaxQueuedAnswerBytes = size_t{4} * 1024 * 1024;  // a client that does not read is dropped
-inline constexpr uint64_t kPartialLineTimeoutMs = 30'000;         // half a line for this long: closed
+inline constexpr uint64_t kPartialLineTimeoutMs = 30'000;                 // half a line for this long: closed
 inline constexpr uint64_t kSweepIntervalMs = 5'000;
 
 struct SocketOptions {
@@ -52,6 +55,7 @@ private:
     void send(Client* client, std::string line);
     void close_client(Client* client);
     void close_after_writes(Client* client);
+    static void on_written(uv_write_t* req, int status);
 
     uv_loop_t* loop_;
     Services& services_;
