@@ -170,10 +170,18 @@ publish -u alice presence open away "Gone home"
 publish -u bob presence open on-the-phone "On the phone"
 publish -u alice dialog confirmed initiator
 
-# This version has no SIP engine yet: the daemon does not subscribe, so the
-# states published above are not shown; users read "unknown" and the
-# connector says connection_error, cause "not started" (presenced(8)).
-echo "(presenced does not subscribe yet: the SIP engine comes next, so states show as unknown)"
+# The connector probes Kamailio (OPTIONS to the service account, answering
+# its digest challenge); wait (bounded) until it says connected.
+deadline=$((SECONDS + 10))
+while [ $SECONDS -lt $deadline ]; do
+    if "$PRESENCECTL" -j -s "$SOCK" connectors 2>/dev/null | grep -q '"status": "connected"'; then
+        break
+    fi
+    sleep 0.2
+done
+# Subscriptions are not there yet: the daemon does not subscribe, so the
+# states published above are not shown and users read "unknown".
+echo "(presenced probes its connectors but does not subscribe yet: states show as unknown)"
 
 # 4. show
 heading "presencectl -s $SOCK status"
