@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "sip/stateless.hpp"
 #include "sip/transport.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
@@ -237,10 +238,16 @@ void Transport::read(Connection* c, ssize_t nread, const char* data) {
         if (!write(c, std::move(pongs), false)) return;
     }
     if (const auto error = c->framer.error(); error != StreamFramer::Error::none) {
-        // RFC 3261 §18.3: framing is lost, so nothing more on this stream can
-        // be trusted; close it (the 400 belongs to a layer that parses SIP).
+        // RFC 3261 §18.3 (rfc-checklist 2.5): framing is lost, so nothing more
+        // on this stream can be trusted: answer 400 when the head is a request
+        // we can answer, then close. The 400 is written now, best effort (a
+        // few hundred bytes; the close would cancel a queued write).
         ++counters_.framing_errors;
         const std::string& head = c->framer.failed_head();
+        if (auto answer = stateless_response(head, 400, "Bad Request")) {
+            uv_buf_t buf = uv_buf_init(answer->data(), static_cast<unsigned>(answer->size()));
+            (void)uv_try_write(reinterpret_cast<uv_stream_t*>(&c->tcp), &buf, 1);
+        }
         log::warn("sip transport: framing error (", StreamFramer::error_name(error), ") on tcp connection #", c->id,
                   " from ", c->peer.str(),
                   ", closing it; message starts: ", std::string_view(head).substr(0, kLoggedHeadBytes));

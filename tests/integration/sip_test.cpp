@@ -311,3 +311,17 @@ TEST_CASE("every RFC 4475 and 5118 torture message gets its answer, or silence; 
     CHECK(status_of(exchange(peer, port, options(port, peer, "survived"))) == 200);
     CHECK(d.running());
 }
+
+TEST_CASE("TCP: a request without Content-Length gets a 400, then the connection closes", "[sip][peer]") {
+    DaemonFixture d(config_with_server("127.0.0.1"));
+    const int port = sip_port(d);
+    SipPeer peer(true);
+    std::string request = options(port, peer, "nocl", "", "TCP");
+    request.erase(request.find("Content-Length: 0\r\n"), 19);  // RFC 3261 §18.3: mandatory on streams
+    const std::string answer = exchange(peer, port, request);
+    CHECK(status_of(answer) == 400);
+    CHECK(header_of(answer, "Call-ID") == "nocl@127.0.0.1");
+    CHECK_FALSE(peer.receive(2000).has_value());  // closed: framing cannot be trusted any more
+    SipPeer again(true);
+    CHECK(status_of(exchange(again, port, options(port, again, "fresh", "", "TCP"))) == 200);
+}
