@@ -11,6 +11,7 @@
 #include <initializer_list>
 
 #include "util/random.hpp"
+#include "util/text.hpp"
 
 namespace presenced::sip::digest {
 
@@ -50,14 +51,8 @@ bool is_control(char c) {
     return (u < 0x20 && c != '\t') || u == 0x7f;
 }
 
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i)
-        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-    return true;
-}
+using util::ascii_lower;
+using util::iequals;
 
 std::string_view trim_lws(std::string_view s) {
     while (!s.empty() && is_lws(s.front())) s.remove_prefix(1);

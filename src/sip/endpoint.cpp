@@ -12,6 +12,7 @@
 #include "sip/stateless.hpp"
 #include "util/log.hpp"
 #include "util/random.hpp"
+#include "util/text.hpp"
 
 namespace presenced::sip {
 
@@ -30,11 +31,7 @@ bool is_known_method(std::string_view m) {
     return false;
 }
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
+using util::to_lower;
 
 // The event package of an Event header value: the token before any ';'.
 std::string event_package(std::string_view value) {
@@ -42,7 +39,7 @@ std::string event_package(std::string_view value) {
     std::string_view token = value.substr(0, semi);
     while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
     while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-    return lower(token);
+    return to_lower(token);
 }
 
 }  // namespace
@@ -266,7 +263,7 @@ void Endpoint::on_request(const Message& request, const Inbound& from) {
         return;
     }
 
-    const std::string scheme = lower(request.request_uri_scheme());
+    const std::string scheme = to_lower(request.request_uri_scheme());
     if (scheme != "sip" && scheme != "sips") {
         answer(request, from, 416, "Unsupported URI Scheme");
         return;

@@ -73,20 +73,9 @@ constexpr std::array<Compact, 20> kCompact = {{{'a', "accept-contact"},
                                                {'x', "session-expires"},
                                                {'y', "identity"}}};
 
-char lower_char(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i)
-        if (lower_char(a[i]) != lower_char(b[i])) return false;
-    return true;
-}
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) c = lower_char(c);
-    return out;
-}
+using util::iequals;
+constexpr auto lower_char = util::ascii_lower;
+inline std::string lower(std::string_view s) { return util::to_lower(s); }
 
 // The long name of a compact form ("o" -> "event"); any other name as given.
 std::string_view long_name(std::string_view name) {

@@ -1,21 +1,17 @@
 // Stateless error responses for requests libosip2 refused.
 #include "sip/stateless.hpp"
 
+#include "util/text.hpp"
+
 #include <cctype>
 #include <vector>
 
 namespace presenced::sip {
 namespace {
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
 // Long name of a header we copy, from its long or compact name; "" otherwise.
 std::string copied_name(std::string_view name) {
-    const std::string n = lower(name);
+    const std::string n = util::to_lower(name);
     if (n == "via" || n == "v") return "Via";
     if (n == "from" || n == "f") return "From";
     if (n == "to" || n == "t") return "To";

@@ -26,6 +26,12 @@ bool has_control(std::string_view text);
 
 std::string_view trim(std::string_view text);
 
+// ASCII case folding: SIP and HTTP tokens are case-insensitive in ASCII
+// only, whatever the locale.
+inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+std::string to_lower(std::string_view text);
+bool iequals(std::string_view a, std::string_view b);
+
 std::string join(const std::vector<std::string>& parts, std::string_view separator);
 
 // "42s", "5m12s", "3h04m", "3d04h": compact relative durations for tables.

@@ -32,3 +32,13 @@ TEST_CASE("trim, join, cat and errno names", "[text]") {
     CHECK(cat("x", 1, '-', 2.5) == "x1-2.5");
     CHECK(errno_name(ECONNREFUSED) == "ECONNREFUSED");
 }
+
+TEST_CASE("ASCII case folding ignores the locale and non-ASCII bytes", "[text]") {
+    CHECK(to_lower("Content-LENGTH") == "content-length");
+    CHECK(to_lower("\xc3\x89t\xc3\xa9") == "\xc3\x89t\xc3\xa9");  // UTF-8 bytes are left alone
+    CHECK(iequals("Digest", "DIGEST"));
+    CHECK_FALSE(iequals("Digest", "Digests"));
+    CHECK_FALSE(iequals("a", "b"));
+    CHECK(ascii_lower('Z') == 'z');
+    CHECK(ascii_lower('[') == '[');
+}
