@@ -26,11 +26,11 @@ struct Health {
 
 // What a connector has done since start (presencectl connectors -j).
 struct Counters {
-    uint64_t requests = 0;             // probe requests sent (auth retries included)
-    uint64_t responses[7] = {};        // final responses by class: index = code / 100
+    uint64_t requests = 0;       // probe requests sent (auth retries included)
+    uint64_t responses[7] = {};  // final responses by class: index = code / 100
     uint64_t retransmissions = 0;
-    uint64_t timeouts = 0;             // Timer F fired
-    uint64_t transport_errors = 0;     // refused, reset, unreachable, DNS
+    uint64_t timeouts = 0;          // Timer F fired
+    uint64_t transport_errors = 0;  // refused, reset, unreachable, DNS
 };
 
 // The status a connector has before its Link starts probing it:

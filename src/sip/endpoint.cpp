@@ -52,14 +52,13 @@ struct Endpoint::Pending {
 };
 
 Endpoint::Endpoint(uv_loop_t* loop, ev::Clock& clock, EndpointOptions options)
-    : loop_(loop),
-      clock_(clock),
+    : clock_(clock),
       options_(std::move(options)),
       transport_(loop, options_.transport),
       server_(clock, options_.timers),
       to_tag_(util::random_hex(64)) {
     init_library();
-    transport_.on_message([this](Inbound in) { on_inbound(std::move(in)); });
+    transport_.on_message([this](const Inbound& in) { on_inbound(in); });
     transport_.on_connection_event([this](const ConnectionEvent& e) { on_connection_event(e); });
 }
 
@@ -174,7 +173,7 @@ bool Endpoint::trusted(const Address& source) const {
     return false;
 }
 
-void Endpoint::on_inbound(Inbound in) {
+void Endpoint::on_inbound(const Inbound& in) {
     auto parsed = Message::parse(in.bytes);
     if (!parsed) {
         ++counters_.unparsable;

@@ -89,7 +89,7 @@ public:
 
 private:
     struct Pending;
-    void on_inbound(Inbound in);
+    void on_inbound(const Inbound& in);
     void on_response(const Message& response);
     void on_request(const Message& request, const Inbound& from);
     void answer(const Message& request, const Inbound& from, int code, std::string_view reason,
@@ -98,7 +98,6 @@ private:
     void on_connection_event(const ConnectionEvent& event);
     bool trusted(const Address& source) const;
 
-    uv_loop_t* loop_;
     ev::Clock& clock_;
     EndpointOptions options_;
     Transport transport_;

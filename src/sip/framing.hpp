@@ -12,8 +12,8 @@
 namespace presenced::sip {
 
 struct FramingLimits {
-    size_t max_header_bytes = 64 * 1024;  // start line + headers + blank line
-    size_t max_body_bytes = 1024 * 1024;
+    size_t max_header_bytes = size_t{64} * 1024;  // start line + headers + blank line
+    size_t max_body_bytes = size_t{1024} * 1024;
 };
 
 class StreamFramer {

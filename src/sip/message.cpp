@@ -41,11 +41,11 @@ namespace {
 // osip appends list elements by walking the list, so thousands of fields
 // would cost quadratic time.
 constexpr size_t kMaxHeaderFields = 256;
-constexpr size_t kMaxFieldBytes = 8 * 1024;  // one header field, folded lines included
+constexpr size_t kMaxFieldBytes = size_t{8} * 1024;  // one header field, folded lines included
 constexpr size_t kMaxVias = 70;
 constexpr uint64_t kMaxU32 = 0xFFFFFFFFull;
-constexpr size_t kSnippet = 80;             // bytes of peer data quoted in an error message
-constexpr size_t kKeepScratch = 16 * 1024;  // per-thread copy for osip kept between parses
+constexpr size_t kSnippet = 80;                     // bytes of peer data quoted in an error message
+constexpr size_t kKeepScratch = size_t{16} * 1024;  // per-thread copy for osip kept between parses
 
 // RFC 3261 §7.3.3 compact forms (and the later RFCs that added letters).
 struct Compact {

@@ -57,7 +57,8 @@ std::optional<std::string> stateless_response(std::string_view raw, int code, st
         if (which.empty()) continue;
         std::string value = line.substr(colon + 1);
         value.erase(0, value.find_first_not_of(" \t"));
-        const std::string copy = which + ": " + value;
+        std::string copy = which;
+        copy.append(": ").append(value);
         if (which == "Via") vias.push_back(copy);
         if (which == "From" && from.empty()) from = copy;
         if (which == "To" && to.empty()) to = copy;

@@ -25,10 +25,10 @@ struct TransportLimits {
     FramingLimits framing;
     int udp_receive_buffer = 4 * 1024 * 1024;  // SO_RCVBUF asked for (the kernel may cap it)
     uint64_t tcp_connect_timeout_ms = 10'000;
-    uint64_t tcp_message_timeout_ms = 30'000;   // unfinished message on a connection: closed (anti-slowloris)
-    uint64_t tcp_idle_timeout_ms = 600'000;     // inbound connection without traffic: closed
-    size_t max_tcp_connections = 256;           // inbound (accepted) connections at once; more are refused
-    size_t max_queued_bytes = 4 * 1024 * 1024;  // per connection, unsent (and for the UDP send queue)
+    uint64_t tcp_message_timeout_ms = 30'000;           // unfinished message on a connection: closed (anti-slowloris)
+    uint64_t tcp_idle_timeout_ms = 600'000;             // inbound connection without traffic: closed
+    size_t max_tcp_connections = 256;                   // inbound (accepted) connections at once; more are refused
+    size_t max_queued_bytes = size_t{4} * 1024 * 1024;  // per connection, unsent (and for the UDP send queue)
 };
 
 using ConnectionId = uint64_t;  // 0 = UDP / none

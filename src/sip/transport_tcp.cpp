@@ -244,8 +244,9 @@ void Transport::read(Connection* c, ssize_t nread, const char* data) {
         // few hundred bytes; the close would cancel a queued write).
         ++counters_.framing_errors;
         const std::string& head = c->framer.failed_head();
-        if (auto answer = stateless_response(head, 400, "Bad Request")) {
-            uv_buf_t buf = uv_buf_init(answer->data(), static_cast<unsigned>(answer->size()));
+        if (const auto answer = stateless_response(head, 400, "Bad Request")) {
+            std::string bytes = *answer;
+            uv_buf_t buf = uv_buf_init(bytes.data(), static_cast<unsigned>(bytes.size()));
             (void)uv_try_write(reinterpret_cast<uv_stream_t*>(&c->tcp), &buf, 1);
         }
         log::warn("sip transport: framing error (", StreamFramer::error_name(error), ") on tcp connection #", c->id,
