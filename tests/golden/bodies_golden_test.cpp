@@ -6,14 +6,15 @@
 // .expected files instead of comparing), then review the diff:
 //   PRESENCED_UPDATE_GOLDEN=1 ./build/bin/bodies_tests "[golden]"
 //
-// Each TEST_CASE formats its own output inline (no shared helpers): the
-// PIDF and dialog-info parts are owned separately.
+// Each TEST_CASE says how a parsed document is printed; check_goldens()
+// does the reading, comparing and regenerating for both.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -21,37 +22,26 @@
 #include "presence/bodies.hpp"
 
 namespace fs = std::filesystem;
+using namespace presenced::presence;
 
-TEST_CASE("PIDF goldens", "[pidf][golden]") {
-    // Output: "error: CODE", or "state:", "message:", "entity:", "note:"
-    // (presence level) and one line per tuple/person/device; notes are
-    // quoted with \ " and control characters escaped.
-    using namespace presenced::presence;
+namespace {
+
+// Every tests/golden/bodies/*<suffix>.xml through describe, compared with
+// the matching .expected file (or written to it under PRESENCED_UPDATE_GOLDEN=1).
+void check_goldens(const std::string& suffix, size_t at_least,
+                   const std::function<std::string(const std::string&)>& describe) {
     const fs::path dir = fs::path(PROJECT_SOURCE_DIR) / "tests/golden/bodies";
     const char* update_env = std::getenv("PRESENCED_UPDATE_GOLDEN");
     const bool update = update_env && std::string(update_env) == "1";
+    const std::string ending = suffix + ".xml";
 
     std::vector<fs::path> inputs;
     for (const auto& entry : fs::directory_iterator(dir)) {
         const std::string name = entry.path().filename().string();
-        if (name.size() > 9 && name.ends_with(".pidf.xml")) inputs.push_back(entry.path());
+        if (name.size() > ending.size() && name.ends_with(ending)) inputs.push_back(entry.path());
     }
     std::sort(inputs.begin(), inputs.end());
-    REQUIRE(inputs.size() >= 10);
-
-    const auto quoted = [](const std::string& s) {
-        std::string q = "\"";
-        for (const char c : s) {
-            if (c == '"' || c == '\\')
-                q += std::string("\\") + c;
-            else if (static_cast<unsigned char>(c) < 0x20)
-                q += c == '\n' ? std::string("\\n")
-                               : std::string("\\x") + "0123456789abcdef"[(c >> 4) & 0xf] + "0123456789abcdef"[c & 0xf];
-            else
-                q += c;
-        }
-        return q + "\"";
-    };
+    REQUIRE(inputs.size() >= at_least);
 
     for (const auto& input : inputs) {
         const std::string name = input.filename().string();
@@ -59,9 +49,44 @@ TEST_CASE("PIDF goldens", "[pidf][golden]") {
         std::ifstream in(input, std::ios::binary);
         std::ostringstream body;
         body << in.rdbuf();
+        const std::string out = describe(body.str());
 
+        INFO(input.string());
+        if (update) {
+            std::ofstream(expected_path, std::ios::binary) << out;
+            continue;
+        }
+        REQUIRE(fs::is_regular_file(expected_path));
+        std::ifstream ein(expected_path, std::ios::binary);
+        std::ostringstream expected;
+        expected << ein.rdbuf();
+        CHECK(out == expected.str());
+    }
+}
+
+const auto quoted = [](const std::string& s) {
+    std::string q = "\"";
+    for (const char c : s) {
+        if (c == '"' || c == '\\')
+            q += std::string("\\") + c;
+        else if (static_cast<unsigned char>(c) < 0x20)
+            q += c == '\n' ? std::string("\\n")
+                           : std::string("\\x") + "0123456789abcdef"[(c >> 4) & 0xf] + "0123456789abcdef"[c & 0xf];
+        else
+            q += c;
+    }
+    return q + "\"";
+};
+
+}  // namespace
+
+TEST_CASE("PIDF goldens", "[pidf][golden]") {
+    // Output: "error: CODE", or "state:", "message:", "entity:", "note:"
+    // (presence level) and one line per tuple/person/device; notes are
+    // quoted with \ " and control characters escaped.
+    check_goldens(".pidf", 10, [](const std::string& text) {
         std::ostringstream out;
-        auto parsed = parse_pidf(body.str());
+        auto parsed = parse_pidf(text);
         if (!parsed) {
             out << "error: " << parsed.error().code << "\n";
         } else {
@@ -85,42 +110,14 @@ TEST_CASE("PIDF goldens", "[pidf][golden]") {
             }
         }
 
-        INFO(input.string());
-        if (update) {
-            std::ofstream(expected_path, std::ios::binary) << out.str();
-            continue;
-        }
-        REQUIRE(fs::is_regular_file(expected_path));
-        std::ifstream ein(expected_path, std::ios::binary);
-        std::ostringstream expected;
-        expected << ein.rdbuf();
-        CHECK(out.str() == expected.str());
-    }
+        return out.str();
+    });
 }
 
 TEST_CASE("dialog-info goldens", "[dialog][golden]") {
-    using namespace presenced::presence;
-    const fs::path dir = fs::path(PROJECT_SOURCE_DIR) / "tests/golden/bodies";
-    const char* update_env = std::getenv("PRESENCED_UPDATE_GOLDEN");
-    const bool update = update_env && std::string(update_env) == "1";
-
-    std::vector<fs::path> inputs;
-    for (const auto& entry : fs::directory_iterator(dir)) {
-        const std::string name = entry.path().filename().string();
-        if (name.size() > 11 && name.ends_with(".dialog.xml")) inputs.push_back(entry.path());
-    }
-    std::sort(inputs.begin(), inputs.end());
-    REQUIRE(inputs.size() >= 8);
-
-    for (const auto& input : inputs) {
-        const std::string name = input.filename().string();
-        const fs::path expected_path = dir / (name.substr(0, name.size() - 4) + ".expected");
-        std::ifstream in(input, std::ios::binary);
-        std::ostringstream body;
-        body << in.rdbuf();
-
+    check_goldens(".dialog", 8, [](const std::string& text) {
         std::ostringstream out;
-        auto parsed = parse_dialog_info(body.str());
+        auto parsed = parse_dialog_info(text);
         if (!parsed) {
             out << "error: " << parsed.error().code << "\n";
         } else {
@@ -136,15 +133,6 @@ TEST_CASE("dialog-info goldens", "[dialog][golden]") {
                     << " rendering=" << d.local_rendering << "\n";
         }
 
-        INFO(input.string());
-        if (update) {
-            std::ofstream(expected_path, std::ios::binary) << out.str();
-            continue;
-        }
-        REQUIRE(fs::is_regular_file(expected_path));
-        std::ifstream ein(expected_path, std::ios::binary);
-        std::ostringstream expected;
-        expected << ein.rdbuf();
-        CHECK(out.str() == expected.str());
-    }
+        return out.str();
+    });
 }
