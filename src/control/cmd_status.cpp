@@ -22,6 +22,17 @@ json reload_json(const ReloadReport& r) {
     return out;
 }
 
+json sip_json(const sip::Endpoint::Counters& c) {
+    return json{{"requests_received", c.requests_received},
+                {"request_retransmissions", c.request_retransmissions},
+                {"unparsable", c.unparsable},
+                {"untrusted_dropped", c.untrusted_dropped},
+                {"requests_sent", c.requests_sent},
+                {"retransmissions", c.retransmissions},
+                {"responses_received", c.responses_received},
+                {"stray_responses", c.stray_responses}};
+}
+
 }  // namespace
 
 util::Result<json> cmd_status(Services& s, const Args& args) {
@@ -40,6 +51,7 @@ util::Result<json> cmd_status(Services& s, const Args& args) {
         {"control_socket", s.control_socket()},
         {"log_level", log::level_name(log::level())},
         {"sip_listen", s.sip_listen()},
+        {"sip", sip_json(s.sip_counters())},
         {"connectors", connectors.size()},
         {"connectors_enabled", enabled},
         {"users", s.directory().users().size()},

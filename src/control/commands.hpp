@@ -11,6 +11,7 @@
 #include "connector/health.hpp"
 #include "control/protocol.hpp"
 #include "presence/directory.hpp"
+#include "sip/endpoint.hpp"
 
 namespace presenced::control {
 
@@ -34,6 +35,8 @@ public:
     virtual std::vector<connector::Connector> connectors() const = 0;
     // The SIP address actually bound ("" when the SIP engine is not running).
     virtual std::string sip_listen() const = 0;
+    // What the SIP endpoint has seen (zero when it is not running).
+    virtual sip::Endpoint::Counters sip_counters() const = 0;
     virtual std::time_t started_at() const = 0;
     virtual std::time_t now() const = 0;
     virtual const ReloadReport& last_reload() const = 0;  // at == 0: never reloaded

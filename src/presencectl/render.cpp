@@ -80,6 +80,13 @@ std::string render_status(const json& r, std::time_t now) {
     row("log level:", str(r, "log_level"));
     row("connectors:", cat(str(r, "connectors"), " (", str(r, "connectors_enabled"), " enabled)"));
     row("users:", str(r, "users"));
+    if (auto it = r.find("sip"); it != r.end() && it->is_object()) {
+        const json& sip = *it;
+        row("sip:",
+            cat(str(r, "sip_listen"), ", ", num(sip, "requests_received"), " requests in (", num(sip, "unparsable"),
+                " unparsable, ", num(sip, "untrusted_dropped"), " from untrusted sources dropped), ",
+                num(sip, "requests_sent"), " sent (", num(sip, "retransmissions"), " retransmissions)"));
+    }
     row("last reload:", reload);
     return out;
 }

@@ -28,6 +28,9 @@ public:
     const presence::Directory& directory() const override { return directory_; }
     std::vector<connector::Connector> connectors() const override;
     std::string sip_listen() const override;
+    sip::Endpoint::Counters sip_counters() const override {
+        return endpoint_ ? endpoint_->counters() : sip::Endpoint::Counters{};
+    }
     std::time_t started_at() const override { return started_at_; }
     std::time_t now() const override;
     const control::ReloadReport& last_reload() const override { return last_reload_; }

@@ -174,12 +174,21 @@ bool Endpoint::trusted(const Address& source) const {
 }
 
 void Endpoint::on_inbound(const Inbound& in) {
+    // rfc-checklist 16.3: spoofed requests over UDP come from anywhere; only
+    // configured servers may talk to us. Checked before parsing, so a
+    // spoofed flood costs no parse, and dropped silently (no reflection).
+    // Responses are exempt: they only match transactions we started.
+    if (options_.source_check && in.kind == TransportKind::udp && in.bytes.rfind("SIP/", 0) != 0 &&
+        !trusted(in.source)) {
+        ++counters_.untrusted_dropped;
+        log::debug("sip: request from untrusted source ", in.source.str(), " dropped");
+        return;
+    }
     auto parsed = Message::parse(in.bytes);
     if (!parsed) {
         ++counters_.unparsable;
         const std::string& code = parsed.error().code;
         log::debug("sip: unparsable message from ", in.source.str(), ": ", parsed.error().message);
-        if (in.kind == TransportKind::udp && options_.source_check && !trusted(in.source)) return;
         // Answer when a response is possible (rfc-checklist 6.8, 6.9); drop otherwise.
         const int status = code == "bad_version" ? 505 : 400;
         if (code == "bad_status") return;
@@ -241,13 +250,6 @@ void Endpoint::answer(const Message& request, const Inbound& from, int code, std
 void Endpoint::on_request(const Message& request, const Inbound& from) {
     ++counters_.requests_received;
     const std::string method = request.method();
-    // rfc-checklist 16.3: spoofed NOTIFYs over UDP come from anywhere; only
-    // configured servers may talk to us. Dropped silently (no reflection).
-    if (options_.source_check && from.kind == TransportKind::udp && !trusted(from.source)) {
-        ++counters_.untrusted_dropped;
-        log::debug("sip: ", method, " from untrusted source ", from.source.str(), " dropped");
-        return;
-    }
     if (method == "ACK") return;  // we never send a 2xx to INVITE; nothing to acknowledge
 
     const bool reliable = from.kind == TransportKind::tcp;

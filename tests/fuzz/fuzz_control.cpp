@@ -28,6 +28,7 @@ public:
     const presence::Directory& directory() const override { return directory_; }
     std::vector<connector::Connector> connectors() const override { return connectors_; }
     std::string sip_listen() const override { return "127.0.0.1:5060"; }
+    sip::Endpoint::Counters sip_counters() const override { return {}; }
     std::time_t started_at() const override { return 1; }
     std::time_t now() const override { return 2; }
     const control::ReloadReport& last_reload() const override { return report_; }

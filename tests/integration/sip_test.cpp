@@ -247,8 +247,17 @@ TEST_CASE("source check: UDP requests from an address that is not a server are d
     SipPeer stranger;  // 127.0.0.1, not the configured 127.0.0.2
     stranger.send(port, options(port, stranger, "spoof1"));
     CHECK_FALSE(stranger.receive(1000).has_value());
+    // Garbage from a stranger is dropped before any parsing: counted as
+    // untrusted, never as unparsable.
+    stranger.send(port, "OPTIONS garbage\r\n\r\n");
+    CHECK_FALSE(stranger.receive(300).has_value());
+    const json sip = d.result("status").at("sip");
+    CHECK(sip.at("untrusted_dropped") == 2);
+    CHECK(sip.at("unparsable") == 0);
+    CHECK(sip.at("requests_received") == 0);
     SipPeer server(false, "127.0.0.2");
     CHECK(status_of(exchange(server, port, options(port, server, "real1"))) == 200);
+    CHECK(d.result("status").at("sip").at("requests_received") == 1);
 
     SECTION("source_check = false answers everyone") {
         DaemonConfig open = config_with_server("127.0.0.2");

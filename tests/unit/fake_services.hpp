@@ -45,6 +45,7 @@ department = "Support"
     const presence::Directory& directory() const override { return directory_; }
     std::vector<connector::Connector> connectors() const override { return connectors_; }
     std::string sip_listen() const override { return "127.0.0.1:5060"; }
+    sip::Endpoint::Counters sip_counters() const override { return {}; }
     std::time_t started_at() const override { return 1000; }
     std::time_t now() const override { return 1042; }
     const ReloadReport& last_reload() const override { return report_; }
