@@ -1,6 +1,8 @@
 // host[:port] and SIP URI syntax checks used by config validation.
 #include "config/address.hpp"
 
+#include "util/text.hpp"
+
 #include <arpa/inet.h>
 
 #include <cctype>
@@ -120,12 +122,7 @@ std::optional<HostPort> parse_host_port(std::string_view text, bool allow_port_z
 
 bool is_sip_uri(std::string_view text, std::string& why) {
     std::string_view rest;
-    auto starts_with_ci = [&](std::string_view prefix) {
-        if (text.size() < prefix.size()) return false;
-        for (size_t i = 0; i < prefix.size(); ++i)
-            if (std::tolower(static_cast<unsigned char>(text[i])) != prefix[i]) return false;
-        return true;
-    };
+    auto starts_with_ci = [&](std::string_view prefix) { return util::iequals(text.substr(0, prefix.size()), prefix); };
     if (starts_with_ci("sip:"))
         rest = text.substr(4);
     else if (starts_with_ci("sips:"))

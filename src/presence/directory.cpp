@@ -1,8 +1,9 @@
 // Builds the user directory from the configuration.
 #include "presence/directory.hpp"
 
+#include "util/text.hpp"
+
 #include <algorithm>
-#include <cctype>
 
 namespace presenced::presence {
 
@@ -32,9 +33,8 @@ const UserEntry* Directory::find(std::string_view username) const {
 
 namespace {
 bool contains_ci(std::string_view hay, std::string_view needle) {
-    auto it = std::search(hay.begin(), hay.end(), needle.begin(), needle.end(), [](char a, char b) {
-        return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-    });
+    auto it = std::search(hay.begin(), hay.end(), needle.begin(), needle.end(),
+                          [](char a, char b) { return util::ascii_lower(a) == util::ascii_lower(b); });
     return it != hay.end();
 }
 }  // namespace

@@ -98,18 +98,6 @@ std::string other_group() {
     return {};
 }
 
-// Creates a socket file at path with nobody listening: bound, then closed.
-void make_dead_socket(const std::string& path) {
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    ::close(fd);
-    REQUIRE(exists(path));
-}
-
 }  // namespace
 
 TEST_CASE("daemon: the reload command applies a changed config", "[daemon][reload]") {

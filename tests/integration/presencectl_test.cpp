@@ -361,13 +361,7 @@ TEST_CASE("presencectl: exits 3 when the daemon is not running", "[presencectl][
     SECTION("no directory") { check_not_running(run_presencectl({"-s", dir.file("absent/x.sock"), "status"})); }
     SECTION("a socket file nobody listens on") {
         const std::string path = dir.file("dead.sock");
-        const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-        REQUIRE(fd >= 0);
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-        REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-        ::close(fd);
+        make_dead_socket(path);
         check_not_running(run_presencectl({"-s", path, "status"}));
     }
     SECTION("the socket of a killed daemon") {

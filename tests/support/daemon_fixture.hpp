@@ -92,6 +92,10 @@ RunResult run_presencectl(const std::vector<std::string>& args, const Env& env =
 // presenced args... (e.g. -n -f file).
 RunResult run_presenced(const std::vector<std::string>& args);
 
+// Creates a socket file at path with nobody listening: bound, then closed
+// (what a daemon killed with SIGKILL leaves behind). Throws on failure.
+void make_dead_socket(const std::string& path);
+
 // How many times needle occurs in haystack.
 size_t count_of(const std::string& haystack, std::string_view needle);
 
