@@ -16,9 +16,13 @@ namespace presenced::config {
 
 enum class Transport { udp, tcp };
 enum class SubscribePolicy { all, on_demand };
+// The event package of a user's telephony subscription (RFC 4235 dialog, or
+// RFC 3856 presence for PBXs that report line state through PIDF).
+enum class TelephonyEvent { dialog, presence };
 
 std::string_view transport_name(Transport t);
 std::string_view policy_name(SubscribePolicy p);
+std::string_view telephony_event_name(TelephonyEvent e);
 
 struct DaemonSection {
     std::string control_socket = "/run/presenced/presenced.sock";
@@ -51,6 +55,10 @@ struct PresenceSection {
     SubscribePolicy subscribe = SubscribePolicy::all;
     int force_subscribe_seconds = 60;
     int expires = 3600;
+    int retry_min = 10;         // s, floor of the per-subscription back-off (full jitter)
+    int retry_max = 900;        // s, its cap
+    int on_demand_linger = 30;  // s a subscription outlives its last watcher (on_demand)
+    int shutdown_timeout = 5;   // s spent unsubscribing (Expires: 0) before exiting anyway
 };
 
 struct Connector {
@@ -63,7 +71,10 @@ struct Connector {
     std::string auth_id;
     std::string password;
     std::string domain;
-    int line = 0;  // where its [[connector]] table starts, for messages
+    TelephonyEvent telephony_event = TelephonyEvent::dialog;
+    int subscribe_rate = 50;  // new SUBSCRIBEs per second toward the server (token bucket)
+    int max_in_flight = 64;   // SUBSCRIBE transactions in flight at once toward the server
+    int line = 0;             // where its [[connector]] table starts, for messages
 };
 
 struct User {

@@ -18,6 +18,7 @@ constexpr off_t kMaxConfigBytes = off_t{16} * 1024 * 1024;
 
 std::string_view transport_name(Transport t) { return t == Transport::udp ? "udp" : "tcp"; }
 std::string_view policy_name(SubscribePolicy p) { return p == SubscribePolicy::all ? "all" : "on_demand"; }
+std::string_view telephony_event_name(TelephonyEvent e) { return e == TelephonyEvent::dialog ? "dialog" : "presence"; }
 
 std::string Diagnostic::str() const {
     if (line <= 0) return util::cat(file, ": ", message);

@@ -90,6 +90,10 @@ std::string print_effective(const Config& c) {
     w.str("subscribe", policy_name(c.presence.subscribe));
     w.num("force_subscribe_seconds", c.presence.force_subscribe_seconds);
     w.num("expires", c.presence.expires);
+    w.num("retry_min", c.presence.retry_min);
+    w.num("retry_max", c.presence.retry_max);
+    w.num("on_demand_linger", c.presence.on_demand_linger);
+    w.num("shutdown_timeout", c.presence.shutdown_timeout);
 
     for (const auto& k : c.connectors) {
         w.out += "\n[[connector]]\n";
@@ -101,6 +105,9 @@ std::string print_effective(const Config& c) {
         w.str("auth_id", k.auth_id);
         w.str("password", k.password.empty() ? "" : kRedacted);
         w.str("domain", k.domain);
+        w.str("telephony_event", telephony_event_name(k.telephony_event));
+        w.num("subscribe_rate", k.subscribe_rate);
+        w.num("max_in_flight", k.max_in_flight);
     }
     for (const auto& u : c.users) {
         w.out += "\n[[user]]\n";

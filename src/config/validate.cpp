@@ -24,6 +24,16 @@ constexpr size_t kMaxTextLength = 256;      // display names, departments, user 
 constexpr size_t kMaxUnixPathLength = 107;  // sun_path is 108 bytes with the NUL
 constexpr int kMinExpires = 60, kMaxExpires = 86400;
 constexpr int kMinForceSeconds = 1, kMaxForceSeconds = 3600;
+// Back-off of one subscription (rfc-checklist 16.12): a floor of at least 1 s
+// so a failing server is never hammered, a cap of at most a day.
+constexpr int kMinRetryMin = 1, kMaxRetryMin = 3600;
+constexpr int kMinRetryMax = 10, kMaxRetryMax = 86400;
+constexpr int kMinLinger = 0, kMaxLinger = 3600;
+// Unsubscribing at shutdown must not hold up a stop (systemd gives 90 s by default).
+constexpr int kMinShutdownTimeout = 0, kMaxShutdownTimeout = 60;
+// Pacing toward one server (interop.md item 2).
+constexpr int kMinSubscribeRate = 1, kMaxSubscribeRate = 10'000;
+constexpr int kMinInFlight = 1, kMaxInFlight = 10'000;
 
 const std::regex kConnectorName("[a-z0-9_-]{1,32}");
 const std::regex kUsername("[A-Za-z0-9._@+-]{1,64}");
@@ -262,6 +272,13 @@ void read_presence(const toml::table& t, Config& c, Sink& sink) {
         p.subscribe = policy == "all" ? SubscribePolicy::all : SubscribePolicy::on_demand;
     r.get("force_subscribe_seconds", p.force_subscribe_seconds, kMinForceSeconds, kMaxForceSeconds);
     r.get("expires", p.expires, kMinExpires, kMaxExpires);
+    r.get("retry_min", p.retry_min, kMinRetryMin, kMaxRetryMin);
+    r.get("retry_max", p.retry_max, kMinRetryMax, kMaxRetryMax);
+    if (p.retry_max < p.retry_min)  // checked on the values in force, defaults included
+        r.error_at(r.has("retry_max") ? "retry_max" : "retry_min",
+                   cat("retry_max (", p.retry_max, ") must not be less than retry_min (", p.retry_min, ")"));
+    r.get("on_demand_linger", p.on_demand_linger, kMinLinger, kMaxLinger);
+    r.get("shutdown_timeout", p.shutdown_timeout, kMinShutdownTimeout, kMaxShutdownTimeout);
     r.finish();
 }
 
@@ -299,6 +316,11 @@ void read_connector(const toml::table& t, size_t index, Config& c, Sink& sink, s
     r.get("auth_id", k.auth_id);
     r.get("password", k.password);
     r.get("domain", k.domain);
+    std::string event;
+    if (r.get_choice("telephony_event", event, {"dialog", "presence"}))
+        k.telephony_event = event == "dialog" ? TelephonyEvent::dialog : TelephonyEvent::presence;
+    r.get("subscribe_rate", k.subscribe_rate, kMinSubscribeRate, kMaxSubscribeRate);
+    r.get("max_in_flight", k.max_in_flight, kMinInFlight, kMaxInFlight);
     check_uri(r, "uri", k.uri);
     check_text(r, "auth_id", k.auth_id);
     check_text(r, "password", k.password);
@@ -465,6 +487,10 @@ const std::vector<std::string>& known_keys() {
         "presence.subscribe",
         "presence.force_subscribe_seconds",
         "presence.expires",
+        "presence.retry_min",
+        "presence.retry_max",
+        "presence.on_demand_linger",
+        "presence.shutdown_timeout",
         "connector.name",
         "connector.enabled",
         "connector.server",
@@ -473,6 +499,9 @@ const std::vector<std::string>& known_keys() {
         "connector.auth_id",
         "connector.password",
         "connector.domain",
+        "connector.telephony_event",
+        "connector.subscribe_rate",
+        "connector.max_in_flight",
         "user.username",
         "user.display_name",
         "user.department",

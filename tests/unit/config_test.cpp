@@ -77,6 +77,10 @@ TEST_CASE("an empty file gives every default", "[config]") {
     CHECK(c.presence.subscribe == SubscribePolicy::all);
     CHECK(c.presence.force_subscribe_seconds == 60);
     CHECK(c.presence.expires == 3600);
+    CHECK(c.presence.retry_min == 10);
+    CHECK(c.presence.retry_max == 900);
+    CHECK(c.presence.on_demand_linger == 30);
+    CHECK(c.presence.shutdown_timeout == 5);
     CHECK(c.connectors.empty());
     CHECK(c.users.empty());
     CHECK(c.preferred() == nullptr);
@@ -92,6 +96,9 @@ TEST_CASE("connector and user defaults", "[config]") {
     CHECK(k.transport == Transport::udp);
     CHECK(k.uri.empty());
     CHECK(k.password.empty());
+    CHECK(k.telephony_event == TelephonyEvent::dialog);
+    CHECK(k.subscribe_rate == 50);
+    CHECK(k.max_in_flight == 64);
     const User& u = outcome.config->users.at(0);
     CHECK(u.display_name.empty());
     CHECK(u.extension.empty());
@@ -113,6 +120,15 @@ user_agent = "x/1"
 subscribe = "on_demand"
 force_subscribe_seconds = 3600
 expires = 60
+retry_min = 3600
+retry_max = 86400
+on_demand_linger = 0
+shutdown_timeout = 60
+[[connector]]
+name = "k"
+telephony_event = "presence"
+subscribe_rate = 10000
+max_in_flight = 1
 )",
                                "x.toml");
     REQUIRE(outcome.ok());
@@ -125,6 +141,26 @@ expires = 60
     CHECK(c.presence.subscribe == SubscribePolicy::on_demand);
     CHECK(c.presence.force_subscribe_seconds == 3600);
     CHECK(c.presence.expires == 60);
+    CHECK(c.presence.retry_min == 3600);
+    CHECK(c.presence.retry_max == 86400);
+    CHECK(c.presence.on_demand_linger == 0);
+    CHECK(c.presence.shutdown_timeout == 60);
+    const Connector& k = c.connectors.at(0);
+    CHECK(k.telephony_event == TelephonyEvent::presence);
+    CHECK(k.subscribe_rate == 10000);
+    CHECK(k.max_in_flight == 1);
+}
+
+TEST_CASE("retry_max equal to retry_min is allowed", "[config]") {
+    auto outcome = load_string("[presence]\nretry_min = 600\nretry_max = 600\n", "x.toml");
+    REQUIRE(outcome.ok());
+    CHECK(outcome.config->presence.retry_min == 600);
+    CHECK(outcome.config->presence.retry_max == 600);
+}
+
+TEST_CASE("telephony_event names the event package", "[config]") {
+    CHECK(telephony_event_name(TelephonyEvent::dialog) == "dialog");
+    CHECK(telephony_event_name(TelephonyEvent::presence) == "presence");
 }
 
 TEST_CASE("one bad file per rule: message and position", "[config]") {
@@ -242,6 +278,30 @@ TEST_CASE("one bad file per rule: message and position", "[config]") {
         {"expires range",
          "[presence]\nexpires = 59\n",
          {"presenced.toml:2:11: presence: expires must be between 60 and 86400, not 59"}},
+        {"retry_min range",
+         "[presence]\nretry_min = 0\n",
+         {"presenced.toml:2:13: presence: retry_min must be between 1 and 3600, not 0"}},
+        {"retry_max range",
+         "[presence]\nretry_max = 86401\n",
+         {"presenced.toml:2:13: presence: retry_max must be between 10 and 86400, not 86401"}},
+        {"retry_max not below retry_min",
+         "[presence]\nretry_min = 120\nretry_max = 60\n",
+         {"presenced.toml:3:13: presence: retry_max (60) must not be less than retry_min (120)"}},
+        {"retry_min above the default retry_max",
+         "[presence]\nretry_min = 1000\n",
+         {"presenced.toml:2:13: presence: retry_max (900) must not be less than retry_min (1000)"}},
+        {"retry_max below the default retry_min",
+         "[presence]\nretry_max = 9\n",
+         {"presenced.toml:2:13: presence: retry_max must be between 10 and 86400, not 9"}},
+        {"on_demand_linger range",
+         "[presence]\non_demand_linger = -1\n",
+         {"presenced.toml:2:20: presence: on_demand_linger must be between 0 and 3600, not -1"}},
+        {"shutdown_timeout range",
+         "[presence]\nshutdown_timeout = 61\n",
+         {"presenced.toml:2:20: presence: shutdown_timeout must be between 0 and 60, not 61"}},
+        {"shutdown_timeout integer",
+         "[presence]\nshutdown_timeout = 5.5\n",
+         {"presenced.toml:2:20: presence: shutdown_timeout must be an integer, not a floating-point number"}},
         {"preferred_connector exists",
          "[presence]\npreferred_connector = \"zz\"\n",
          {"presenced.toml:2:23: presence: preferred_connector \"zz\" is not a configured connector"}},
@@ -280,6 +340,16 @@ TEST_CASE("one bad file per rule: message and position", "[config]") {
         {"transport choice",
          kGoodConnector + "transport = \"sctp\"\n",
          {"presenced.toml:7:13: connector \"pbx\": transport must be \"udp\" or \"tcp\", not \"sctp\""}},
+        {"telephony_event choice",
+         kGoodConnector + "telephony_event = \"dialog-info\"\n",
+         {"presenced.toml:7:19: connector \"pbx\": telephony_event must be \"dialog\" or \"presence\", not "
+          "\"dialog-info\""}},
+        {"subscribe_rate range",
+         kGoodConnector + "subscribe_rate = 0\n",
+         {"presenced.toml:7:18: connector \"pbx\": subscribe_rate must be between 1 and 10000, not 0"}},
+        {"max_in_flight range",
+         kGoodConnector + "max_in_flight = 10001\n",
+         {"presenced.toml:7:17: connector \"pbx\": max_in_flight must be between 1 and 10000, not 10001"}},
         {"uri is SIP",
          "[[connector]]\nname = \"a\"\nuri = \"tel:+123\"\n",
          {"presenced.toml:3:7: connector \"a\": uri \"tel:+123\" is not a SIP URI: it must start with sip: or sips:"}},
@@ -401,6 +471,29 @@ TEST_CASE("the effective configuration redacts passwords and round-trips", "[con
     CHECK(again.config->users.size() == o.config->users.size());
     const std::string reprinted = print_effective(*again.config);
     CHECK(reprinted.substr(reprinted.find('\n')) == printed.substr(printed.find('\n')));
+}
+
+TEST_CASE("the subscription keys round-trip with values other than the defaults", "[config]") {
+    auto o = load_string(
+        "[presence]\nretry_min = 7\nretry_max = 70\non_demand_linger = 0\nshutdown_timeout = 0\n"
+        "[[connector]]\nname = \"k\"\ntelephony_event = \"presence\"\nsubscribe_rate = 3\nmax_in_flight = 2\n",
+        "x.toml");
+    REQUIRE(o.ok());
+    const std::string printed = print_effective(*o.config);
+    CHECK(printed.find("telephony_event         = \"presence\"\n") != std::string::npos);
+    CHECK(printed.find("retry_min               = 7\n") != std::string::npos);
+    auto again = load_string(printed, "printed.toml");
+    for (const auto& e : again.errors) UNSCOPED_INFO(e.str());
+    REQUIRE(again.ok());
+    const Config& c = *again.config;
+    CHECK(c.presence.retry_min == 7);
+    CHECK(c.presence.retry_max == 70);
+    CHECK(c.presence.on_demand_linger == 0);
+    CHECK(c.presence.shutdown_timeout == 0);
+    REQUIRE(c.connectors.size() == 1);
+    CHECK(c.connectors[0].telephony_event == TelephonyEvent::presence);
+    CHECK(c.connectors[0].subscribe_rate == 3);
+    CHECK(c.connectors[0].max_in_flight == 2);
 }
 
 TEST_CASE("every schema key is accepted where it belongs", "[config]") {
