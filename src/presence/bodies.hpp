@@ -34,6 +34,22 @@ struct BodyLimits {
 
 // ---- PIDF ----------------------------------------------------------------
 
+// RPID validity (RFC 4480 §3.2, rfc-checklist 12.18): the from/until
+// attributes as written (RFC 3339); "" = no bound.
+struct Validity {
+    std::string from;
+    std::string until;
+    bool bounded() const { return !from.empty() || !until.empty(); }
+};
+
+// An activity from an <activities> element that carries from/until, with
+// those bounds; a name also present in an unbounded <activities> element of
+// the same entry is never listed here (it is valid at any time).
+struct BoundedActivity {
+    std::string name;
+    Validity validity;
+};
+
 struct RichEntry {
     enum class Kind { tuple, person, device };
     Kind kind = Kind::tuple;
@@ -47,6 +63,10 @@ struct RichEntry {
     std::string timestamp;  // <timestamp> or <dm:timestamp>, as written
     std::string device_id;  // <dm:deviceID>
     bool idle = false;      // RPID <user-input>idle</user-input>
+    Validity validity;      // from/until on the tuple, person or device element itself
+    // Activities whose <activities> element carries from/until (each name is
+    // in `activities` too); valid_at() drops them outside their bounds.
+    std::vector<BoundedActivity> bounded_activities;
 };
 
 struct RichDocument {
@@ -57,16 +77,39 @@ struct RichDocument {
 
 util::Result<RichDocument> parse_pidf(std::string_view xml, const BodyLimits& limits = {});
 
-// PR-1 (rfc-checklist 12.20, without the dialog part): permanent-absence ->
-// offline; on-the-phone, busy, meeting, appointment, presentation,
-// performance -> busy; away-class activities or user-input idle -> away;
-// else available when any tuple is open; offline when tuples exist and all
-// are closed (unless an Asterisk-style note says the line is busy: "On the
-// phone", "Ringing", "On hold", "Busy" -> busy); unknown when nothing says.
-// Activities come from the persons (the newest by timestamp, document order
-// on ties), else from the tuples. "dnd" for an RPID activity
-// "busy" with a note "Do not disturb"/"DND" (case-insensitive).
+// PR-1 (rfc-checklist 12.20, without the dialog part), in this order:
+// 1. R = open when any tuple says <basic>open</basic>; closed when tuples
+//    say basic and none is open; else none (no basic anywhere).
+// 2. Activities come from the persons (the newest by timestamp, document
+//    order on ties), else from the tuples and devices.
+// 3. permanent-absence -> offline.
+// 4. R closed (12.20e: basic beats activities): an RPID activity "busy"
+//    with a note "Do not disturb"/"DND" -> dnd; else an Asterisk-style note
+//    "On the phone", "Ringing", "On hold" or "Busy" (12.20d, 12.21) ->
+//    busy; else offline, whatever other activities say.
+// 5. R open or none: "busy" with a DND note -> dnd; on-the-phone, busy,
+//    meeting, appointment, presentation, performance -> busy; away-class
+//    activities or user-input idle -> away; else available when R is open;
+//    else unknown.
+// Notes (DND and Asterisk) are read, case-insensitively and trimmed, on the
+// presence, a tuple or a person.
 RichState normalise_rich(const RichDocument& doc);
+
+// RPID from/until (rfc-checklist 12.18): an element is ignored when its
+// until is more than kValiditySkew in the past or its from more than
+// kValiditySkew in the future. An unparsable time is no bound.
+inline constexpr std::time_t kValiditySkew = std::time_t{5} * 60;
+bool valid_at(const Validity& validity, std::time_t now);
+// The document as it reads at now: tuples, persons and devices outside
+// their own from/until are dropped, and so are bounded activities outside
+// theirs.
+RichDocument valid_at(const RichDocument& doc, std::time_t now);
+// normalise_rich(valid_at(doc, now)).
+RichState normalise_rich(const RichDocument& doc, std::time_t now);
+// RFC 3339 date-time (Z or a +hh:mm/-hh:mm offset, optional fraction) to
+// seconds since the epoch, without the locale or timegm; nullopt when not one.
+std::optional<double> parse_rfc3339(std::string_view text);
+
 // The custom message shown with the state: the person note, else the first
 // tuple note, else the presence-level note.
 std::string rich_message(const RichDocument& doc);

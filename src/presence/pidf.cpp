@@ -12,7 +12,13 @@
 // * mustUnderstand="true"/"1" (unqualified or PIDF-qualified attribute) on
 //   an element outside the PIDF, data-model and RPID namespaces refuses the
 //   document ("must_understand", RFC 3863 §4.1.6, 12.8).
-// * from/until validity (12.18) is not applied: normalise_rich has no clock.
+// * RPID from/until (12.18) are kept as written: on the tuple, person or
+//   device element itself (Validity) and per <activities> element
+//   (bounded_activities). Only the two-argument normalise_rich and
+//   valid_at() apply them; the parser has no clock.
+// * PR-1 follows 12.20e: a closed basic status beats activities; only the
+//   vendor hints of 12.20d (a DND note with "busy", Asterisk's device-state
+//   notes, 12.21) tell a closed line from offline.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -76,13 +82,37 @@ const Element* find_must_understand(const Element& root) {
     return nullptr;
 }
 
+bool contains(const std::vector<std::string>& v, std::string_view s) {
+    return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+Validity read_validity(const Element& e) { return {xml::trimmed(e.attr("from")), xml::trimmed(e.attr("until"))}; }
+
+bool has_bounds_for(const RichEntry& entry, std::string_view name) {
+    return std::any_of(entry.bounded_activities.begin(), entry.bounded_activities.end(),
+                       [&](const BoundedActivity& b) { return b.name == name; });
+}
+
+// One activity name of an <activities> element with validity v. A name seen
+// unbounded once stays unbounded (valid at any time); a name only ever seen
+// bounded keeps every bound it came with (valid when any of them is).
+void add_activity(RichEntry& entry, std::string name, const Validity& v) {
+    const bool seen = contains(entry.activities, name);
+    const bool seen_unbounded = seen && !has_bounds_for(entry, name);
+    if (v.bounded()) {
+        if (!seen_unbounded) entry.bounded_activities.push_back({name, v});
+    } else {
+        std::erase_if(entry.bounded_activities, [&](const BoundedActivity& b) { return b.name == name; });
+    }
+    if (!seen) entry.activities.push_back(std::move(name));
+}
+
 void read_activities(const Element& holder, RichEntry& entry) {
     for (const Element* acts : holder.all(kRpid, "activities")) {
+        const Validity validity = read_validity(*acts);
         for (const auto& a : acts->children) {
             if (a->ns != kRpid) continue;  // extension activities: ignored
-            std::string name = a->name == "other" ? "other:" + xml::trimmed(a->text) : a->name;
-            if (std::find(entry.activities.begin(), entry.activities.end(), name) == entry.activities.end())
-                entry.activities.push_back(std::move(name));
+            add_activity(entry, a->name == "other" ? "other:" + xml::trimmed(a->text) : a->name, validity);
         }
     }
     for (const Element* ui : holder.all(kRpid, "user-input"))
@@ -104,6 +134,7 @@ RichEntry read_tuple(const Element& t) {
     RichEntry entry;
     entry.kind = RichEntry::Kind::tuple;
     entry.id = t.attr("id");
+    entry.validity = read_validity(t);
     if (const Element* status = t.first(kPidf, "status")) {
         if (const Element* basic = status->first(kPidf, "basic")) {
             const std::string v = xml::trimmed(basic->text);
@@ -132,6 +163,7 @@ RichEntry read_person_or_device(const Element& e, RichEntry::Kind kind) {
     RichEntry entry;
     entry.kind = kind;
     entry.id = e.attr("id");
+    entry.validity = read_validity(e);
     read_activities(e, entry);
     entry.note = pick_note(e);
     entry.timestamp = read_timestamp(e);
@@ -150,8 +182,8 @@ int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
     return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
-// RFC 3339 date-time to seconds since the epoch; nullopt when not one.
-std::optional<double> parse_rfc3339(std::string_view s) {
+// RFC 3339 date-time to seconds since the epoch (bodies.hpp parse_rfc3339).
+std::optional<double> rfc3339_seconds(std::string_view s) {
     auto digits = [&](size_t pos, size_t n, int& out) {
         if (pos + n > s.size()) return false;
         out = 0;
@@ -204,17 +236,13 @@ const RichEntry* newest_person(const RichDocument& doc) {
     std::optional<double> best_time;
     for (const auto& e : doc.entries) {
         if (e.kind != RichEntry::Kind::person) continue;
-        const auto t = parse_rfc3339(e.timestamp);
+        const auto t = rfc3339_seconds(e.timestamp);
         if (!best || (t && (!best_time || *t > *best_time))) {
             best = &e;
             best_time = t;
         }
     }
     return best;
-}
-
-bool contains(const std::vector<std::string>& v, std::string_view s) {
-    return std::find(v.begin(), v.end(), s) != v.end();
 }
 
 bool any_of_names(const std::vector<std::string>& acts, std::initializer_list<std::string_view> names) {
@@ -232,6 +260,26 @@ bool is_asterisk_busy_note(std::string_view note) {
     const auto n = util::trim(note);
     return util::iequals(n, "On the phone") || util::iequals(n, "Ringing") || util::iequals(n, "On hold") ||
            util::iequals(n, "Busy");
+}
+
+// A note on the presence, a tuple or a person that satisfies pred.
+template <class Pred>
+bool any_note(const RichDocument& doc, Pred pred) {
+    if (pred(doc.note)) return true;
+    return std::any_of(doc.entries.begin(), doc.entries.end(),
+                       [&](const RichEntry& e) { return e.kind != RichEntry::Kind::device && pred(e.note); });
+}
+
+enum class Basic { none, open, closed };  // R of 12.20a
+
+Basic basic_of(const RichDocument& doc) {
+    bool any_closed = false;
+    for (const auto& e : doc.entries) {
+        if (e.kind != RichEntry::Kind::tuple || !e.open) continue;
+        if (*e.open) return Basic::open;
+        any_closed = true;
+    }
+    return any_closed ? Basic::closed : Basic::none;
 }
 
 }  // namespace
@@ -267,7 +315,7 @@ util::Result<RichDocument> parse_pidf(std::string_view document, const BodyLimit
 }
 
 RichState normalise_rich(const RichDocument& doc) {
-    // Activities and idleness: the newest person, else tuples and devices.
+    // Activities and idleness (12.20b): the newest person, else tuples and devices.
     std::vector<std::string> acts;
     bool idle = false;
     if (const RichEntry* person = newest_person(doc)) {
@@ -281,34 +329,59 @@ RichState normalise_rich(const RichDocument& doc) {
     }
 
     if (contains(acts, "permanent-absence")) return RichState::offline;
-    if (contains(acts, "busy")) {
-        if (is_dnd_note(doc.note)) return RichState::dnd;
-        for (const auto& e : doc.entries)
-            if (is_dnd_note(e.note)) return RichState::dnd;
+    const bool dnd = contains(acts, "busy") && any_note(doc, is_dnd_note);
+    const Basic basic = basic_of(doc);
+    if (basic == Basic::closed) {
+        // 12.20e: closed is offline whatever the activities say, except for
+        // the vendor hints of 12.20d. Asterisk sends closed for in-use,
+        // ringing and on-hold lines too (12.21): its note tells them apart.
+        if (dnd) return RichState::dnd;
+        if (any_note(doc, is_asterisk_busy_note)) return RichState::busy;
+        return RichState::offline;
     }
+    if (dnd) return RichState::dnd;
     if (any_of_names(acts, {"on-the-phone", "busy", "meeting", "appointment", "presentation", "performance"}))
         return RichState::busy;
     if (idle || any_of_names(acts, {"away", "vacation", "holiday", "travel", "in-transit", "steering", "sleeping",
                                     "meal", "breakfast", "dinner", "shopping", "playing", "spectator", "tv", "worship",
                                     "looking-for-work"}))
         return RichState::away;
-
-    bool any_open = false, any_closed = false;
-    for (const auto& e : doc.entries) {
-        if (e.kind != RichEntry::Kind::tuple || !e.open) continue;
-        (*e.open ? any_open : any_closed) = true;
-    }
-    if (any_open) return RichState::available;
-    if (any_closed) {
-        // Asterisk sends closed for in-use, ringing and on-hold lines too
-        // (rfc-checklist 12.21): its note tells them apart from offline.
-        if (is_asterisk_busy_note(doc.note)) return RichState::busy;
-        for (const auto& e : doc.entries)
-            if (e.kind == RichEntry::Kind::tuple && is_asterisk_busy_note(e.note)) return RichState::busy;
-        return RichState::offline;
-    }
-    return RichState::unknown;
+    return basic == Basic::open ? RichState::available : RichState::unknown;
 }
+
+std::optional<double> parse_rfc3339(std::string_view text) { return rfc3339_seconds(text); }
+
+bool valid_at(const Validity& validity, std::time_t now) {
+    const auto t = static_cast<double>(now);
+    const auto skew = static_cast<double>(kValiditySkew);
+    if (const auto until = rfc3339_seconds(validity.until); until && *until < t - skew) return false;
+    if (const auto from = rfc3339_seconds(validity.from); from && *from > t + skew) return false;
+    return true;
+}
+
+RichDocument valid_at(const RichDocument& doc, std::time_t now) {
+    RichDocument out;
+    out.entity = doc.entity;
+    out.note = doc.note;
+    for (const auto& e : doc.entries) {
+        if (!valid_at(e.validity, now)) continue;
+        RichEntry copy = e;
+        // A bounded name survives when any of its bounds holds at now.
+        std::erase_if(copy.activities, [&](const std::string& name) {
+            bool bounded = false, valid = false;
+            for (const auto& b : e.bounded_activities) {
+                if (b.name != name) continue;
+                bounded = true;
+                valid = valid || valid_at(b.validity, now);
+            }
+            return bounded && !valid;
+        });
+        out.entries.push_back(std::move(copy));
+    }
+    return out;
+}
+
+RichState normalise_rich(const RichDocument& doc, std::time_t now) { return normalise_rich(valid_at(doc, now)); }
 
 std::string rich_message(const RichDocument& doc) {
     if (const RichEntry* person = newest_person(doc); person && !person->note.empty()) return person->note;

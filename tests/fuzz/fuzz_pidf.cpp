@@ -1,8 +1,11 @@
 // libFuzzer target: arbitrary bytes into the PIDF parser and, when a
-// document comes out, through the PR-1 reduction and the message choice.
+// document comes out, through the PR-1 reduction (with and without RPID
+// from/until filtering) and the message choice.
 // Seeds: tests/fuzz/corpus/pidf/. Must never crash, leak or hang.
 #include <cstddef>
 #include <cstdint>
+#include <ctime>
+#include <limits>
 #include <string_view>
 
 #include "presence/bodies.hpp"
@@ -14,6 +17,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (doc) {
         (void)state_name(normalise_rich(*doc));
         (void)rich_message(*doc);
+        // RPID from/until (rfc-checklist 12.18) at a few clocks, including
+        // the extremes of time_t, over whatever times the input wrote.
+        for (const std::time_t now : {std::time_t{0}, std::time_t{1704103200}, std::numeric_limits<std::time_t>::max(),
+                                      std::numeric_limits<std::time_t>::min()}) {
+            (void)state_name(normalise_rich(*doc, now));
+            (void)rich_message(valid_at(*doc, now));
+        }
+        for (const auto& e : doc->entries) {
+            (void)parse_rfc3339(e.timestamp);
+            (void)parse_rfc3339(e.validity.from);
+            (void)parse_rfc3339(e.validity.until);
+        }
     }
     // Tight limits reach the limit paths with small inputs.
     BodyLimits tight;

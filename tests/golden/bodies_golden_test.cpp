@@ -81,9 +81,10 @@ const auto quoted = [](const std::string& s) {
 }  // namespace
 
 TEST_CASE("PIDF goldens", "[pidf][golden]") {
-    // Output: "error: CODE", or "state:", "message:", "entity:", "note:"
-    // (presence level) and one line per tuple/person/device; notes are
-    // quoted with \ " and control characters escaped.
+    // Output: "error: CODE", or "state:" (normalise_rich without a clock:
+    // no from/until filtering), "message:", "entity:", "note:" (presence
+    // level) and one line per tuple/person/device; notes are quoted with
+    // \ " and control characters escaped; RPID from/until only when given.
     check_goldens(".pidf", 10, [](const std::string& text) {
         std::ostringstream out;
         auto parsed = parse_pidf(text);
@@ -106,6 +107,9 @@ TEST_CASE("PIDF goldens", "[pidf][golden]") {
                 if (!e.timestamp.empty()) out << " timestamp=" << e.timestamp;
                 if (!e.device_id.empty()) out << " device=" << e.device_id;
                 if (e.idle) out << " idle=true";
+                if (e.validity.bounded()) out << " from=" << e.validity.from << " until=" << e.validity.until;
+                for (const auto& b : e.bounded_activities)
+                    out << " bounded=" << b.name << "[" << b.validity.from << "," << b.validity.until << "]";
                 out << "\n";
             }
         }

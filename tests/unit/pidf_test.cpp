@@ -2,6 +2,7 @@
 // interop.md §2 item 11). Bodies as Kamailio and Asterisk send them.
 #include <catch2/catch.hpp>
 
+#include <ctime>
 #include <string>
 
 #include "presence/bodies.hpp"
@@ -106,10 +107,12 @@ TEST_CASE("Kamailio: on the phone is busy with the person note", "[pidf]") {
     CHECK(rich_message(doc) == "On the phone");
 }
 
-TEST_CASE("Kamailio: closed with away is away, not offline", "[pidf]") {
+TEST_CASE("Kamailio: closed with away is offline, basic beats activities", "[pidf]") {
+    // rfc-checklist 12.20e: a closed basic status is offline whatever the
+    // activities say; the note is still the message.
     const auto doc = parsed(kKamailioClosedAway);
     CHECK(doc.entries[0].open == std::optional<bool>(false));
-    CHECK(normalise_rich(doc) == RichState::away);
+    CHECK(normalise_rich(doc) == RichState::offline);
     CHECK(rich_message(doc) == "Gone home");
 }
 
@@ -233,19 +236,22 @@ TEST_CASE("activity classes", "[pidf]") {
     const auto with = [](const std::string& activity, const std::string& basic = "open") {
         return state_of(kOpen + tuple(basic) + person("<rpid:" + activity + "/>") + kClose);
     };
-    SECTION("away class, also over an open tuple") {
+    SECTION("away class over an open tuple or no basic; closed is offline") {
         for (const char* a :
              {"away", "vacation", "holiday", "travel", "in-transit", "steering", "sleeping", "meal", "breakfast",
               "dinner", "shopping", "playing", "spectator", "tv", "worship", "looking-for-work"}) {
             INFO(a);
             CHECK(with(a) == RichState::away);
-            CHECK(with(a, "closed") == RichState::away);
+            CHECK(with(a, "closed") == RichState::offline);
+            CHECK(state_of(kOpen + person(std::string("<rpid:") + a + "/>") + kClose) == RichState::away);
         }
     }
-    SECTION("busy class") {
+    SECTION("busy class over an open tuple or no basic; closed is offline") {
         for (const char* a : {"on-the-phone", "busy", "meeting", "appointment", "presentation", "performance"}) {
             INFO(a);
             CHECK(with(a) == RichState::busy);
+            CHECK(with(a, "closed") == RichState::offline);
+            CHECK(state_of(kOpen + person(std::string("<rpid:") + a + "/>") + kClose) == RichState::busy);
         }
     }
     SECTION("no effect") {
@@ -316,8 +322,36 @@ TEST_CASE("Asterisk device-state notes on a closed tuple", "[pidf]") {
     CHECK(doc.entries[0].id == "1000");
     CHECK(doc.entries[0].contact == "sip:watcher@192.0.2.10:5060");
     CHECK(doc.entries[0].contact_priority == std::optional<double>(1.0));
-    // The same note in a tuple counts as well.
+    // The same note in a tuple or a person counts as well, in any case.
     CHECK(state_of(kOpen + tuple("closed", "<note>On hold</note>") + kClose) == RichState::busy);
+    CHECK(state_of(kOpen + tuple("closed") + person("<rpid:away/>", "<dm:note> ON THE PHONE </dm:note>") + kClose) ==
+          RichState::busy);
+    // On a device it does not.
+    CHECK(state_of(kOpen + tuple("closed") + R"(<dm:device id="d"><note>Busy</note></dm:device>)" + kClose) ==
+          RichState::offline);
+    // With an open tuple the note is only the message: the line is free.
+    CHECK(state_of(asterisk("On the phone", "open")) == RichState::available);
+}
+
+TEST_CASE("closed beats activities except for the vendor hints", "[pidf]") {
+    // rfc-checklist 12.20d/e.
+    CHECK(state_of(kOpen + tuple("closed") + person("<rpid:meeting/>") + kClose) == RichState::offline);
+    CHECK(state_of(kOpen + tuple("closed") +
+                   R"(<dm:person id="p"><rpid:user-input>idle</rpid:user-input></dm:person>)" + kClose) ==
+          RichState::offline);
+    // busy with a DND note is dnd even when closed, and beats an Asterisk note.
+    CHECK(state_of(kOpen + tuple("closed") + person("<rpid:busy/>", "<dm:note>Do not disturb</dm:note>") + kClose) ==
+          RichState::dnd);
+    CHECK(state_of(kOpen + "<note>On the phone</note>" + tuple("closed") +
+                   person("<rpid:busy/>", "<dm:note>DND</dm:note>") + kClose) == RichState::dnd);
+    // A DND note without the busy activity is no hint.
+    CHECK(state_of(kOpen + tuple("closed") + person("<rpid:away/>", "<dm:note>DND</dm:note>") + kClose) ==
+          RichState::offline);
+    // permanent-absence stays offline even with a vendor hint.
+    CHECK(state_of(kOpen + "<note>On the phone</note>" + tuple("closed") + person("<rpid:permanent-absence/>") +
+                   kClose) == RichState::offline);
+    // One open tuple among closed ones: activities decide again.
+    CHECK(state_of(kOpen + tuple("closed") + tuple("open") + person("<rpid:meeting/>") + kClose) == RichState::busy);
 }
 
 TEST_CASE("notes: language preference and namespaces", "[pidf]") {
@@ -448,5 +482,99 @@ TEST_CASE("hostile and broken documents get an error, never a crash", "[pidf]") 
         CHECK(error_of(
                   kOpen + tuple("open") + "<x:t xmlns:x='urn:x'/><x:t xmlns:x='urn:x'/><x:t xmlns:x='urn:x'/>" + kClose,
                   limits) == "ok");
+    }
+}
+
+TEST_CASE("RFC 3339 times with offsets and fractions", "[pidf][time]") {
+    CHECK(parse_rfc3339("1970-01-01T00:00:00Z") == std::optional<double>(0.0));
+    CHECK(parse_rfc3339("2024-01-01T10:00:00Z") == std::optional<double>(1704103200.0));
+    CHECK(parse_rfc3339("2024-01-01T12:30:00+02:30") == std::optional<double>(1704103200.0));
+    CHECK(parse_rfc3339("2024-01-01T05:00:00-05:00") == std::optional<double>(1704103200.0));
+    CHECK(parse_rfc3339("2024-01-01t10:00:00.25z") == std::optional<double>(1704103200.25));
+    CHECK(parse_rfc3339("2024-02-29T00:00:00Z") == std::optional<double>(1709164800.0));  // leap day
+    for (const char* bad : {"", "2024-01-01", "2024-01-01T10:00:00", "2024-13-01T00:00:00Z", "2024-01-01T10:00:00+2",
+                            "2024-01-01T10:00:00Zjunk", "2024-01-01T10:00:00.Z", "yesterday"}) {
+        INFO(bad);
+        CHECK_FALSE(parse_rfc3339(bad).has_value());
+    }
+}
+
+TEST_CASE("RPID from/until bound activities and entries", "[pidf][time]") {
+    // 2024-01-01T10:00:00Z; kValiditySkew either side is still valid.
+    const std::time_t now = 1704103200;
+    const auto acts = [](const std::string& attrs, const std::string& activity) {
+        return R"(<dm:person id="p"><rpid:activities )" + attrs + "><rpid:" + activity +
+               "/></rpid:activities></dm:person>";
+    };
+    SECTION("the parser keeps the bounds as written") {
+        const auto doc = parsed(kOpen + tuple("open") +
+                                R"(<dm:person id="p" from="2024-01-01T09:00:00Z" until="2024-01-01T11:00:00Z">)"
+                                R"(<rpid:activities until="2024-01-01T09:30:00Z"><rpid:meeting/></rpid:activities>)"
+                                R"(<rpid:activities><rpid:away/></rpid:activities></dm:person>)" +
+                                kClose);
+        const RichEntry& p = doc.entries[1];
+        CHECK(p.validity.from == "2024-01-01T09:00:00Z");
+        CHECK(p.validity.until == "2024-01-01T11:00:00Z");
+        CHECK(p.activities == std::vector<std::string>{"meeting", "away"});
+        REQUIRE(p.bounded_activities.size() == 1);
+        CHECK(p.bounded_activities[0].name == "meeting");
+        CHECK(p.bounded_activities[0].validity.until == "2024-01-01T09:30:00Z");
+        CHECK(p.bounded_activities[0].validity.from.empty());
+        // Without a clock nothing is filtered: meeting still counts.
+        CHECK(normalise_rich(doc) == RichState::busy);
+        // At now the meeting is over: away.
+        CHECK(normalise_rich(doc, now) == RichState::away);
+    }
+    SECTION("until in the past beyond the skew drops the activity") {
+        const auto doc = parsed(kOpen + tuple("open") + acts(R"(until="2024-01-01T09:54:59Z")", "meeting") + kClose);
+        CHECK(normalise_rich(doc, now) == RichState::available);
+        CHECK(normalise_rich(doc, now - 2) == RichState::busy);
+        // Within the skew it still holds.
+        CHECK(normalise_rich(
+                  parsed(kOpen + tuple("open") + acts(R"(until="2024-01-01T09:55:00Z")", "meeting") + kClose), now) ==
+              RichState::busy);
+    }
+    SECTION("from in the future beyond the skew drops the activity") {
+        const auto doc = parsed(kOpen + tuple("open") + acts(R"(from="2024-01-01T10:05:01Z")", "vacation") + kClose);
+        CHECK(normalise_rich(doc, now) == RichState::available);
+        CHECK(normalise_rich(doc, now + 2) == RichState::away);
+        CHECK(normalise_rich(
+                  parsed(kOpen + tuple("open") + acts(R"(from="2024-01-01T11:05:00+01:00")", "vacation") + kClose),
+                  now) == RichState::away);
+    }
+    SECTION("an unparsable time is no bound") {
+        const auto doc = parsed(kOpen + tuple("open") + acts(R"(from="soon" until="last week")", "meeting") + kClose);
+        CHECK(normalise_rich(doc, now) == RichState::busy);
+    }
+    SECTION("an expired person is dropped with its notes; the older person decides") {
+        const auto doc =
+            parsed(kOpen + tuple("closed") +
+                   R"(<dm:person id="old"><rpid:activities><rpid:away/></rpid:activities>)"
+                   R"(<dm:timestamp>2024-01-01T08:00:00Z</dm:timestamp></dm:person>)"
+                   R"(<dm:person id="new" until="2024-01-01T09:00:00Z"><rpid:activities><rpid:busy/></rpid:activities>)"
+                   R"(<dm:note>DND</dm:note><dm:timestamp>2024-01-01T08:30:00Z</dm:timestamp></dm:person>)" +
+                   kClose);
+        CHECK(normalise_rich(doc) == RichState::dnd);
+        CHECK(normalise_rich(doc, now) == RichState::offline);
+        const RichDocument current = valid_at(doc, now);
+        REQUIRE(current.entries.size() == 2);
+        CHECK(current.entries[1].id == "old");
+    }
+    SECTION("a name also given without bounds stays valid") {
+        const auto doc = parsed(kOpen + tuple("open") +
+                                R"(<dm:person id="p"><rpid:activities><rpid:meeting/></rpid:activities>)"
+                                R"(<rpid:activities until="2020-01-01T00:00:00Z"><rpid:meeting/></rpid:activities>)"
+                                R"(</dm:person>)" +
+                                kClose);
+        CHECK(doc.entries[1].bounded_activities.empty());
+        CHECK(normalise_rich(doc, now) == RichState::busy);
+    }
+    SECTION("a tuple outside its bounds does not count") {
+        const auto doc = parsed(kOpen +
+                                R"(<tuple id="t" until="2023-12-31T00:00:00Z">)"
+                                R"(<status><basic>open</basic></status></tuple>)" +
+                                kClose);
+        CHECK(normalise_rich(doc) == RichState::available);
+        CHECK(normalise_rich(doc, now) == RichState::unknown);
     }
 }
