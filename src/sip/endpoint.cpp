@@ -303,6 +303,10 @@ void Endpoint::on_request(const Message& request, const Inbound& from) {
     if (notify_hook_) {
         if (auto claimed = notify_hook_(request, from)) {
             answer(request, from, claimed->code, claimed->reason, claimed->headers);
+            // The answer is on the wire (or queued on the connection) before
+            // the body is parsed or stored: a notifier that waits too long
+            // for its 200 deletes the subscription (interop.md §2 item 10).
+            if (claimed->after_sent) claimed->after_sent();
             return;
         }
     }

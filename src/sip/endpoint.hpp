@@ -44,6 +44,9 @@ struct Answer {
     int code = 200;
     std::string reason = "OK";
     std::vector<Header> headers;
+    // Runs right after the answer was sent, while the request is still
+    // alive: the slow part of handling it (body parsing, the model).
+    std::function<void()> after_sent;
 };
 using RequestHook = std::function<std::optional<Answer>(const Message& request, const Inbound& from)>;
 
