@@ -3,6 +3,7 @@
 #pragma once
 
 #include <ctime>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,7 @@ struct Connector {
     config::Connector config;
     Health health;
     Counters counters;
+    std::map<std::string, size_t> subscriptions;  // subscription status name -> how many (filled by the daemon)
 };
 
 // Builds the connector list for a (re)loaded config. A connector whose

@@ -1,5 +1,7 @@
-// connectors: one row per configured connector with its health status.
+// connectors: one row per configured connector with its health status and
+// how many of its subscriptions are in each status.
 #include "control/commands.hpp"
+#include "subscription/status.hpp"
 
 namespace presenced::control {
 
@@ -12,6 +14,20 @@ json counters_json(const connector::Counters& c) {
                 {"retransmissions", c.retransmissions},
                 {"timeouts", c.timeouts},
                 {"transport_errors", c.transport_errors}};
+}
+
+// Every status name but "none" (a source without a subscription is not one
+// of the connector's), zeros included, so scripts can rely on the keys.
+// Names the daemon counts that this version does not know are left out:
+// every key shown is documented.
+json subscriptions_json(const std::map<std::string, size_t>& counts) {
+    json out = json::object();
+    for (auto name : subscription::status_names()) {
+        if (name == "none") continue;
+        const auto it = counts.find(std::string(name));
+        out[std::string(name)] = it == counts.end() ? size_t{0} : it->second;
+    }
+    return out;
 }
 }  // namespace
 
@@ -33,6 +49,7 @@ util::Result<json> cmd_connectors(Services& s, const Args& args) {
             {"cause", k.health.cause},
             {"preferred", preferred != nullptr && preferred->name == k.config.name},
             {"counters", counters_json(k.counters)},
+            {"subscriptions", subscriptions_json(k.subscriptions)},
         });
     }
     return json{{"connectors", std::move(rows)}};

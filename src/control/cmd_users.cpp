@@ -1,24 +1,17 @@
-// users: the directory with each user's presence per kind, with the seed's
-// diagnostic filters (text, rich state, telephony state).
+// users: every user with the presence shown for each kind (the aggregated
+// state, presenced(8)), with the seed's diagnostic filters: text, rich
+// state, telephony state, matched against what is shown.
 #include "control/commands.hpp"
+#include "control/presence_json.hpp"
 #include "util/text.hpp"
 
 namespace presenced::control {
 
 namespace {
 
-template <class State>
-json kind_json(State state) {
-    return json{{"state", presence::state_name(state)}};
-}
-
-json user_json(const presence::UserEntry& u) {
-    return json{
-        {"username", u.username},     {"display_name", u.display_name},
-        {"department", u.department}, {"extension", u.extension},
-        {"rich_uri", u.rich_uri},     {"telephony_uri", u.telephony_uri},
-        {"rich", kind_json(u.rich)},  {"telephony", kind_json(u.telephony)},
-    };
+template <class Names>
+std::string one_of(const Names& names) {
+    return util::join({names.begin(), names.end()}, ", ");
 }
 
 }  // namespace
@@ -32,26 +25,32 @@ util::Result<json> cmd_users(Services& s, const Args& args) {
     auto telephony = args.string("telephony");
     if (!telephony) return telephony.error();
 
-    std::optional<presence::RichState> rich_filter;
-    std::optional<presence::TelephonyState> telephony_filter;
-    if (!rich->empty() && !(rich_filter = presence::parse_rich_state(*rich)))
-        return make_error(
-            Errc::invalid_argument,
-            util::cat("unknown rich state \"", util::escape_control(*rich), "\"; one of: ",
-                      util::join({presence::rich_state_names().begin(), presence::rich_state_names().end()}, ", ")));
-    if (!telephony->empty() && !(telephony_filter = presence::parse_telephony_state(*telephony)))
-        return make_error(
-            Errc::invalid_argument,
-            util::cat("unknown telephony state \"", util::escape_control(*telephony), "\"; one of: ",
-                      util::join({presence::telephony_state_names().begin(), presence::telephony_state_names().end()},
-                                 ", ")));
+    // Validated against the state names, then compared by name: the views
+    // carry names, so a filter can never match a misspelt state.
+    std::optional<std::string_view> rich_filter, telephony_filter;
+    if (!rich->empty()) {
+        const auto state = presence::parse_rich_state(*rich);
+        if (!state)
+            return make_error(Errc::invalid_argument, util::cat("unknown rich state \"", util::escape_control(*rich),
+                                                                "\"; one of: ", one_of(presence::rich_state_names())));
+        rich_filter = presence::state_name(*state);
+    }
+    if (!telephony->empty()) {
+        const auto state = presence::parse_telephony_state(*telephony);
+        if (!state)
+            return make_error(Errc::invalid_argument,
+                              util::cat("unknown telephony state \"", util::escape_control(*telephony),
+                                        "\"; one of: ", one_of(presence::telephony_state_names())));
+        telephony_filter = presence::state_name(*state);
+    }
 
+    const std::time_t now = s.now();
     json rows = json::array();
-    for (const auto& u : s.directory().users()) {
-        if (!presence::matches_text(u, *text)) continue;
-        if (rich_filter && u.rich != *rich_filter) continue;
-        if (telephony_filter && u.telephony != *telephony_filter) continue;
-        rows.push_back(user_json(u));
+    for (const auto& view : s.user_views()) {
+        if (!presence::matches_text(view.user, *text)) continue;
+        if (rich_filter && view.rich.state != *rich_filter) continue;
+        if (telephony_filter && view.telephony.state != *telephony_filter) continue;
+        rows.push_back(user_json(view, now, /*detail=*/false));
     }
     return json{{"users", std::move(rows)}};
 }

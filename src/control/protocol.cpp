@@ -1,6 +1,8 @@
 // Request envelope checks and answer serialisation for the control socket.
 #include "control/protocol.hpp"
 
+#include <limits>
+
 #include "util/text.hpp"
 
 namespace presenced::control {
@@ -89,12 +91,37 @@ util::Result<std::string> Args::string(std::string_view key, std::string fallbac
     return it->get<std::string>();
 }
 
+util::Result<std::string> Args::required_string(std::string_view key) const {
+    if (!has(key)) return make_error(Errc::invalid_argument, cat("argument \"", key, "\" is required"));
+    auto value = string(key);
+    if (value && value->empty())
+        return make_error(Errc::invalid_argument, cat("argument \"", key, "\" must not be empty"));
+    return value;
+}
+
 util::Result<long long> Args::integer(std::string_view key, long long fallback) const {
     auto it = args_.find(key);
     if (it == args_.end()) return fallback;
     if (!it->is_number_integer())
         return make_error(Errc::bad_request, cat("argument \"", key, "\" must be an integer"));
+    // nlohmann keeps integers above INT64_MAX unsigned; get<long long>() would wrap them.
+    if (it->is_number_unsigned() && it->get<unsigned long long>() > std::numeric_limits<long long>::max())
+        return std::numeric_limits<long long>::max();
     return it->get<long long>();
+}
+
+util::Result<std::vector<std::string>> Args::strings(std::string_view key) const {
+    std::vector<std::string> out;
+    auto it = args_.find(key);
+    if (it == args_.end()) return out;
+    if (!it->is_array())
+        return make_error(Errc::bad_request, cat("argument \"", key, "\" must be an array of strings"));
+    for (const auto& e : *it) {
+        if (!e.is_string())
+            return make_error(Errc::bad_request, cat("argument \"", key, "\" must be an array of strings"));
+        out.push_back(e.get<std::string>());
+    }
+    return out;
 }
 
 }  // namespace presenced::control

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "control/wire.hpp"
 #include "util/error.hpp"
@@ -31,14 +32,22 @@ std::string error_answer(const json& id, const util::Error& error, json details 
 util::Error make_error(Errc code, std::string message);
 
 // Checks a command's args: every key must be known, each of the right JSON
-// type (wrong type -> bad_request, unknown key -> invalid_argument).
+// type (wrong type -> bad_request, unknown key or missing required key ->
+// invalid_argument).
 class Args {
 public:
     explicit Args(const json& args) : args_(args) {}
     // Returns an error for the first unknown key, if any.
     util::Status only(std::initializer_list<std::string_view> known) const;
+    bool has(std::string_view key) const { return args_.contains(key); }
     util::Result<std::string> string(std::string_view key, std::string fallback = {}) const;
+    // A string argument that must be present and not empty.
+    util::Result<std::string> required_string(std::string_view key) const;
+    // An integer; one beyond the range of long long is clamped to it, so the
+    // caller's range check refuses it (never a silent wrap-around).
     util::Result<long long> integer(std::string_view key, long long fallback) const;
+    // An array of strings; absent -> empty.
+    util::Result<std::vector<std::string>> strings(std::string_view key) const;
 
 private:
     const json& args_;

@@ -1,5 +1,6 @@
 // Control socket server on libuv: accept, line framing (<= 64 KiB), one
-// answer per request in order, bounded output queues, and clean shutdown.
+// answer per request in order, watch event lines, bounded output queues,
+// and clean shutdown.
 #include "control/server.hpp"
 
 #include <grp.h>
@@ -10,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "util/log.hpp"
 #include "util/text.hpp"
@@ -18,14 +20,20 @@ namespace presenced::control {
 
 using util::cat;
 
-struct Server::Client {
-    uv_pipe_t pipe{};  // first member: the handle's data points back to the Client
+struct Server::Client final : Session {
+    uv_pipe_t pipe{};  // the handle's data points back to the Client
     Server* server = nullptr;
     std::string input;           // bytes of the unfinished line
     uint64_t partial_since = 0;  // loop time when input became non-empty, or reading was paused
     bool paused = false;         // not read until its unsent answers drain
     bool closing = false;
+    uint64_t watch_id = 0;          // Services::watch id, 0 = not watching
+    bool handling = false;          // a request is being answered: its events wait in held
+    std::vector<std::string> held;  // event lines that follow that answer
     char read_buffer[16 * 1024];
+
+    void set_watch(uint64_t id) override { server->replace_watch(this, id); }
+    void send_event(std::string line) override { server->send_event(this, std::move(line)); }
 };
 
 namespace {
@@ -98,16 +106,27 @@ util::Status Server::start(const SocketOptions& options) {
     uv_timer_init(loop_, &sweep_);
     sweep_.data = this;
     uv_timer_start(&sweep_, on_sweep, kSweepIntervalMs, kSweepIntervalMs);
+    uv_timer_init(loop_, &drop_);
+    drop_.data = this;
     return util::Ok{};
 }
 
 void Server::stop() {
     if (!listening_) return;
     listening_ = false;
+    // Every watch ends here, before the daemon tears down what feeds them.
     for (Client* c : std::unordered_set<Client*>(clients_)) close_client(c);
+    to_drop_.clear();
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sweep_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&drop_), nullptr);
     ::unlink(path_.c_str());
+}
+
+size_t Server::watcher_count() const {
+    size_t n = 0;
+    for (const Client* c : clients_) n += c->watch_id != 0 ? 1 : 0;
+    return n;
 }
 
 void Server::on_connection(uv_stream_t* listener, int status) {
@@ -173,7 +192,15 @@ void Server::handle_input(Client* client, const char* data, size_t size) {
             return;
         }
         if (util::trim(line).empty()) continue;  // blank lines are harmless (hand-typed sessions)
-        send(client, dispatch(services_, line));
+        // Events raised while the request is handled (a watch the service
+        // feeds at once) follow its answer: the answer comes first.
+        client->handling = true;
+        std::string answer = dispatch(services_, line, client);
+        client->handling = false;
+        send(client, std::move(answer));
+        std::vector<std::string> held;
+        held.swap(client->held);
+        for (auto& event : held) send(client, std::move(event));
     }
     client->input.erase(0, start);
     if (client->closing) return;
@@ -193,24 +220,56 @@ void Server::handle_input(Client* client, const char* data, size_t size) {
         client->partial_since = uv_now(loop_);
 }
 
-void Server::send(Client* client, std::string line) {
-    if (client->closing) return;
+bool Server::write_line(Client* client, std::string line) {
     auto* stream = reinterpret_cast<uv_stream_t*>(&client->pipe);
-    if (uv_stream_get_write_queue_size(stream) > kMaxQueuedAnswerBytes) {
-        log::warn("control: dropping a client that does not read its answers");
-        close_client(client);
-        return;
+    if (const size_t unsent = uv_stream_get_write_queue_size(stream); unsent > kMaxQueuedAnswerBytes) {
+        log::warn("control: dropping a client that does not read what it is sent (", unsent, " bytes unsent",
+                  client->watch_id != 0 ? ", watching" : "", ")");
+        return false;
     }
     auto* w = new WriteRequest;
     w->data = std::move(line);
     w->data += '\n';
     w->req.data = w;
     uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-    const int rc = uv_write(&w->req, stream, &buf, 1, on_written);
-    if (rc != 0) {
+    if (uv_write(&w->req, stream, &buf, 1, on_written) != 0) {
         delete w;
-        close_client(client);
+        return false;
     }
+    return true;
+}
+
+void Server::send(Client* client, std::string line) {
+    if (client->closing) return;
+    if (!write_line(client, std::move(line))) close_client(client);
+}
+
+void Server::send_event(Client* client, std::string line) {
+    if (client->closing || to_drop_.count(client) != 0) return;
+    if (client->handling) {
+        client->held.push_back(std::move(line));
+        return;
+    }
+    if (write_line(client, std::move(line))) return;
+    to_drop_.insert(client);
+    uv_timer_start(&drop_, on_drop, 0, 0);
+}
+
+void Server::on_drop(uv_timer_t* timer) {
+    auto* self = static_cast<Server*>(timer->data);
+    for (Client* c : std::unordered_set<Client*>(self->to_drop_)) self->close_client(c);
+}
+
+void Server::replace_watch(Client* client, uint64_t id) {
+    end_watch(client);
+    client->watch_id = id;
+}
+
+void Server::end_watch(Client* client) {
+    if (client->watch_id == 0) return;
+    const uint64_t id = client->watch_id;
+    client->watch_id = 0;
+    services_.unwatch(id);
 }
 
 void Server::on_written(uv_write_t* req, int status) {
@@ -229,7 +288,9 @@ void Server::on_written(uv_write_t* req, int status) {
 void Server::close_client(Client* client) {
     if (client->closing && !clients_.count(client)) return;
     client->closing = true;
+    end_watch(client);
     clients_.erase(client);
+    to_drop_.erase(client);
     auto* handle = reinterpret_cast<uv_handle_t*>(&client->pipe);
     if (!uv_is_closing(handle)) uv_close(handle, [](uv_handle_t* h) { delete static_cast<Client*>(h->data); });
 }
@@ -237,6 +298,7 @@ void Server::close_client(Client* client) {
 void Server::close_after_writes(Client* client) {
     if (client->closing) return;
     client->closing = true;
+    end_watch(client);  // a watcher that hung up: its events stop at once
     auto* stream = reinterpret_cast<uv_stream_t*>(&client->pipe);
     uv_read_stop(stream);
     auto* req = new uv_shutdown_t;

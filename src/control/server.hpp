@@ -1,6 +1,7 @@
 // The control socket: a Unix stream socket speaking newline-delimited JSON.
 // Many clients at once; a slow, stalled or flooding client is cut off and
-// never blocks the loop or the others.
+// never blocks the loop or the others. A watching client also gets event
+// lines (cmd_watch), bounded by the same cap as answers.
 #pragma once
 
 #include <uv.h>
@@ -19,8 +20,9 @@ inline constexpr size_t kMaxClients = 1024;  // more are told "busy" and closed
 // Backpressure: a client with this much unsent is not read until it drains,
 // so one pipelining client cannot hold the loop (answers stay in order).
 inline constexpr size_t kPauseQueuedAnswerBytes = size_t{256} * 1024;
-inline constexpr size_t kMaxQueuedAnswerBytes = size_t{4} * 1024 * 1024;  // a client that does not read is dropped
-inline constexpr uint64_t kPartialLineTimeoutMs = 30'000;                 // half a line for this long: closed
+// A client with this much unsent (answers and watch events) is dropped.
+inline constexpr size_t kMaxQueuedAnswerBytes = size_t{4} * 1024 * 1024;
+inline constexpr uint64_t kPartialLineTimeoutMs = 30'000;  // half a line for this long: closed
 inline constexpr uint64_t kSweepIntervalMs = 5'000;
 
 struct SocketOptions {
@@ -43,6 +45,7 @@ public:
     void stop();
 
     size_t client_count() const { return clients_.size(); }
+    size_t watcher_count() const;
 
 private:
     struct Client;
@@ -50,9 +53,19 @@ private:
     static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
     static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
     static void on_sweep(uv_timer_t* timer);
+    static void on_drop(uv_timer_t* timer);
 
     void handle_input(Client* client, const char* data, size_t size);
+    // Queues one line; false (nothing queued) when the client has more than
+    // kMaxQueuedAnswerBytes unsent or the write fails: the caller drops it.
+    bool write_line(Client* client, std::string line);
     void send(Client* client, std::string line);
+    // From a watch sink: inside the daemon's event delivery, so a client
+    // to drop is only marked here and closed from on_drop (closing ends
+    // its watch, and Services::unwatch must not run inside its own sink).
+    void send_event(Client* client, std::string line);
+    void replace_watch(Client* client, uint64_t id);
+    void end_watch(Client* client);
     void close_client(Client* client);
     void close_after_writes(Client* client);
     static void on_written(uv_write_t* req, int status);
@@ -61,9 +74,11 @@ private:
     Services& services_;
     uv_pipe_t listener_{};
     uv_timer_t sweep_{};
+    uv_timer_t drop_{};  // fires at once: closes the clients in to_drop_
     bool listening_ = false;
     std::string path_;
     std::unordered_set<Client*> clients_;
+    std::unordered_set<Client*> to_drop_;  // watchers past the cap, closed from on_drop
 };
 
 }  // namespace presenced::control

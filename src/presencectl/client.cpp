@@ -88,4 +88,39 @@ bool Client::call(const json& request, json& answer, int timeout_ms, std::string
     }
 }
 
+Client::Read Client::read_line(std::string& line, const volatile sig_atomic_t& stop, const sigset_t& wait_mask,
+                               std::string& why) {
+    char buf[16 * 1024];
+    for (;;) {
+        if (const auto nl = pending_.find('\n'); nl != std::string::npos) {
+            line = pending_.substr(0, nl);
+            pending_.erase(0, nl + 1);
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            return Read::line;
+        }
+        if (stop) return Read::interrupted;
+        if (pending_.size() > control::kMaxLineBytes) {
+            why = "the daemon sent a line that is too long";
+            return Read::failed;
+        }
+        // The signal is blocked outside ppoll: set between the check above
+        // and the wait, it still interrupts the wait (no lost wake-up).
+        pollfd p{fd_, POLLIN, 0};
+        if (::ppoll(&p, 1, nullptr, &wait_mask) < 0) {
+            if (errno == EINTR) continue;
+            why = std::strerror(errno);
+            return Read::failed;
+        }
+        const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n == 0) return Read::closed;
+        if (n < 0) {
+            const int err = errno;
+            why = std::strerror(err);
+            return err == ECONNRESET ? Read::closed : Read::failed;
+        }
+        pending_.append(buf, static_cast<size_t>(n));
+    }
+}
+
 }  // namespace presenced::ctl

@@ -1,8 +1,10 @@
 // presencectl(8): the control tool. Parses the command line, sends one
-// request, renders the answer. Exit status: 0 ok, 1 daemon error, 2 usage,
-// 3 daemon not running.
+// request, renders the answer; `watch` then prints the event stream.
+// Exit status: 0 ok, 1 daemon error, 2 usage, 3 daemon not running.
+#include <signal.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
@@ -30,6 +32,9 @@ const char* kUsage =
     "  status\n"
     "  connectors\n"
     "  users [--user TEXT] [--rich STATE] [--telephony STATE]\n"
+    "  user NAME\n"
+    "  subscribe NAME [--seconds N]\n"
+    "  watch [NAME...]\n"
     "  reload\n";
 
 int usage(const std::string& message) {
@@ -38,29 +43,56 @@ int usage(const std::string& message) {
     return kExitUsage;
 }
 
-// Turns "users --user al --rich away" into the request's args; each command
-// lists the options it takes, all of the form --name VALUE.
-bool parse_command(const std::vector<std::string>& words, std::string& cmd, json& args, std::string& error) {
-    static const std::map<std::string, std::vector<std::string>> kOptions = {
-        {"version", {}}, {"status", {}}, {"connectors", {}}, {"users", {"user", "rich", "telephony"}}, {"reload", {}},
+// A command's grammar: its --name VALUE options (string or integer
+// values) and its words without dashes, sent as one argument.
+struct Grammar {
+    std::vector<std::string> options;          // string values
+    std::vector<std::string> integer_options;  // whole-number values
+    enum class Words { none, one, many } words = Words::none;
+    std::string words_arg;  // the request argument the words go to
+};
+
+const std::map<std::string, Grammar>& grammars() {
+    static const std::map<std::string, Grammar> table = {
+        {"version", {}},
+        {"status", {}},
+        {"connectors", {}},
+        {"users", {{"user", "rich", "telephony"}, {}, Grammar::Words::none, ""}},
+        {"user", {{}, {}, Grammar::Words::one, "username"}},
+        {"subscribe", {{}, {"seconds"}, Grammar::Words::one, "username"}},
+        {"watch", {{}, {}, Grammar::Words::many, "users"}},
+        {"reload", {}},
     };
+    return table;
+}
+
+bool contains(const std::vector<std::string>& list, const std::string& item) {
+    for (const auto& x : list)
+        if (x == item) return true;
+    return false;
+}
+
+// Turns "users --user al --rich away" or "subscribe alice --seconds 30"
+// into the request's args.
+bool parse_command(const std::vector<std::string>& words, std::string& cmd, json& args, std::string& error) {
     cmd = words[0];
-    auto known = kOptions.find(cmd);
-    if (known == kOptions.end()) {
+    auto known = grammars().find(cmd);
+    if (known == grammars().end()) {
         error = "unknown command: " + cmd;
         return false;
     }
+    const Grammar& g = known->second;
     args = json::object();
+    std::vector<std::string> plain;
     for (size_t i = 1; i < words.size(); ++i) {
         const std::string& w = words[i];
         if (w.rfind("--", 0) != 0) {
-            error = util::cat(cmd, ": unexpected argument ", w);
-            return false;
+            plain.push_back(w);
+            continue;
         }
         const std::string name = w.substr(2);
-        bool allowed = false;
-        for (const auto& o : known->second) allowed = allowed || o == name;
-        if (!allowed) {
+        const bool integer = contains(g.integer_options, name);
+        if (!integer && !contains(g.options, name)) {
             error = util::cat(cmd, ": unknown option ", w);
             return false;
         }
@@ -68,9 +100,85 @@ bool parse_command(const std::vector<std::string>& words, std::string& cmd, json
             error = util::cat(cmd, ": option ", w, " needs a value");
             return false;
         }
-        args[name] = words[++i];
+        const std::string& value = words[++i];
+        if (!integer) {
+            args[name] = value;
+            continue;
+        }
+        long long n = 0;
+        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+        if (ec != std::errc() || end != value.data() + value.size()) {
+            error = util::cat(cmd, ": option ", w, " needs a whole number, not ", util::escape_control(value));
+            return false;
+        }
+        args[name] = n;
+    }
+    switch (g.words) {
+        case Grammar::Words::none:
+            if (!plain.empty()) {
+                error = util::cat(cmd, ": unexpected argument ", util::escape_control(plain[0]));
+                return false;
+            }
+            break;
+        case Grammar::Words::one:
+            if (plain.size() != 1) {
+                error = plain.empty() ? util::cat(cmd, ": a user name is needed")
+                                      : util::cat(cmd, ": unexpected argument ", util::escape_control(plain[1]));
+                return false;
+            }
+            args[g.words_arg] = plain[0];
+            break;
+        case Grammar::Words::many:
+            if (!plain.empty()) args[g.words_arg] = plain;
+            break;
     }
     return true;
+}
+
+volatile sig_atomic_t interrupted = 0;
+void on_interrupt(int) { interrupted = 1; }
+
+// SIGINT ends a watch with status 0. It is blocked except while waiting
+// for a line (Client::read_line), so it never interrupts anything else.
+sigset_t take_sigint() {
+    struct sigaction sa {};
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, nullptr);
+    sigset_t block, previous;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    ::sigprocmask(SIG_BLOCK, &block, &previous);
+    sigdelset(&previous, SIGINT);
+    return previous;
+}
+
+// After the watch answer: one line per event until the daemon hangs up
+// (exit 1: the stream ended without being asked to) or SIGINT (exit 0).
+int stream_events(ctl::Client& client, bool json_out, bool quiet, const sigset_t& wait_mask) {
+    std::string line, why;
+    for (;;) {
+        switch (client.read_line(line, interrupted, wait_mask, why)) {
+            case ctl::Client::Read::line:
+                break;
+            case ctl::Client::Read::interrupted:
+                return kExitOk;
+            case ctl::Client::Read::closed:
+                std::cerr << "presencectl: the daemon closed the connection\n";
+                return kExitDaemonError;
+            case ctl::Client::Read::failed:
+                std::cerr << "presencectl: " << why << "\n";
+                return kExitDaemonError;
+        }
+        const json event = json::parse(line, nullptr, false);
+        // Anything but an event (an answer would carry an id) is not ours to show.
+        if (event.is_discarded() || !event.is_object() || !event.contains("event") || event.contains("id")) continue;
+        if (quiet) continue;
+        if (json_out)
+            std::cout << line << std::endl;  // flushed per line: the reader may be a pipe
+        else if (const std::string text = ctl::render_event(event); !text.empty())
+            std::cout << text << std::flush;
+    }
 }
 
 }  // namespace
@@ -123,6 +231,10 @@ int main(int argc, char** argv) {
             return kExitDaemonError;
     }
 
+    const bool watching = cmd == "watch";
+    sigset_t wait_mask{};
+    if (watching) wait_mask = take_sigint();
+
     const json request = {{"v", control::kProtocolVersion}, {"id", 1}, {"cmd", cmd}, {"args", args}};
     json answer;
     if (!client.call(request, answer, kAnswerTimeoutMs, error)) {
@@ -137,8 +249,13 @@ int main(int argc, char** argv) {
         if (json_out) std::cout << json{{"error", err}}.dump(2) << "\n";
         return kExitDaemonError;
     }
-    if (quiet) return kExitOk;
     const json result = answer.value("result", json::object());
+    // watch -j prints the event lines only: one JSON document per line.
+    if (watching) {
+        if (!quiet && !json_out) std::cout << ctl::render_text(cmd, result, std::time(nullptr)) << std::flush;
+        return stream_events(client, json_out, quiet, wait_mask);
+    }
+    if (quiet) return kExitOk;
     if (json_out)
         std::cout << result.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
     else

@@ -2,7 +2,11 @@
 // so an older or newer daemon never makes presencectl fail.
 #include "presencectl/render.hpp"
 
+#include <algorithm>
+
+#include "presencectl/fields.hpp"
 #include "presencectl/table.hpp"
+#include "subscription/status.hpp"
 #include "util/text.hpp"
 
 namespace presenced::ctl {
@@ -11,38 +15,40 @@ using util::cat;
 
 namespace {
 
-std::string str(const json& obj, const char* key) {
-    auto it = obj.find(key);
-    if (it == obj.end() || it->is_null()) return {};
-    if (it->is_string()) return it->get<std::string>();
-    if (it->is_boolean()) return it->get<bool>() ? "yes" : "no";
-    return it->dump();
+// The marker of a stale shown state in tables: the last state known from a
+// source whose subscription is not active now (presencectl(8)).
+constexpr const char* kStaleMark = "?";
+
+std::string shown_state(const json& user, const char* kind) {
+    const json& k = member(user, kind);
+    std::string state = str(k, "state");
+    if (!state.empty() && flag(k, "stale", false) && !str(k, "source").empty()) state += kStaleMark;
+    return state;
 }
 
-long long num(const json& obj, const char* key, long long fallback = 0) {
-    auto it = obj.find(key);
-    return it != obj.end() && it->is_number_integer() ? it->get<long long>() : fallback;
+// The connector(s) of the shown states: one name when both kinds come from
+// the same one (or only one is known), "rich/telephony" when they differ.
+std::string shown_source(const json& user) {
+    const std::string rich = str(member(user, "rich"), "source"), telephony = str(member(user, "telephony"), "source");
+    if (rich.empty() || telephony.empty() || rich == telephony) return rich.empty() ? telephony : rich;
+    return rich + "/" + telephony;
 }
 
-std::string ago(const json& obj, const char* key, std::time_t now) {
-    const long long at = num(obj, key, 0);
-    if (at <= 0) return {};
-    return util::format_duration(now - at);
-}
-
-std::string utc(long long epoch) {
-    const std::time_t t = static_cast<std::time_t>(epoch);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
-std::string state_of(const json& user, const char* kind) {
-    auto it = user.find(kind);
-    if (it == user.end() || !it->is_object()) return {};
-    return str(*it, "state");
+// "active 9, retrying 1": the non-zero counts, in the order of the status
+// names; "" (printed "-") when all are zero.
+std::string subscription_counts(const json& connector) {
+    const json& counts = member(connector, "subscriptions");
+    std::vector<std::string> parts;
+    auto add = [&](const std::string& name) {
+        if (const long long n = num(counts, name.c_str(), 0); n > 0) parts.push_back(cat(name, " ", n));
+    };
+    for (auto name : subscription::status_names()) add(std::string(name));
+    // Names a newer daemon counts that this presencectl does not know.
+    for (auto it = counts.begin(); it != counts.end(); ++it) {
+        const auto& names = subscription::status_names();
+        if (std::find(names.begin(), names.end(), it.key()) == names.end()) add(it.key());
+    }
+    return util::join(parts, ", ");
 }
 
 std::string render_version(const json& r) {
@@ -92,21 +98,37 @@ std::string render_status(const json& r, std::time_t now) {
 }
 
 std::string render_connectors(const json& r, std::time_t now) {
-    Table t({"NAME", "ENABLED", "SERVER", "TRANSPORT", "STATUS", "SINCE", "CAUSE", "PREFERRED"});
-    if (auto it = r.find("connectors"); it != r.end() && it->is_array())
-        for (const auto& k : *it)
-            t.add({str(k, "name"), str(k, "enabled"), str(k, "server"), str(k, "transport"), str(k, "status"),
-                   ago(k, "since", now), str(k, "cause"), k.value("preferred", false) ? "yes" : ""});
+    Table t({"NAME", "ENABLED", "SERVER", "TRANSPORT", "STATUS", "SINCE", "CAUSE", "PREFERRED", "SUBSCRIPTIONS"});
+    for (const auto& k : list(r, "connectors"))
+        t.add({str(k, "name"), str(k, "enabled"), str(k, "server"), str(k, "transport"), str(k, "status"),
+               ago(k, "since", now), str(k, "cause"), flag(k, "preferred") ? "yes" : "", subscription_counts(k)});
     return t.render();
 }
 
 std::string render_users(const json& r) {
-    Table t({"USERNAME", "DISPLAY NAME", "DEPARTMENT", "EXTENSION", "RICH", "TELEPHONY"});
-    if (auto it = r.find("users"); it != r.end() && it->is_array())
-        for (const auto& u : *it)
-            t.add({str(u, "username"), str(u, "display_name"), str(u, "department"), str(u, "extension"),
-                   state_of(u, "rich"), state_of(u, "telephony")});
+    Table t({"USER", "NAME", "DEPARTMENT", "RICH", "TELEPHONY", "SOURCE"});
+    for (const auto& u : list(r, "users"))
+        t.add({str(u, "username"), str(u, "display_name"), str(u, "department"), shown_state(u, "rich"),
+               shown_state(u, "telephony"), shown_source(u)});
     return t.render();
+}
+
+std::string render_subscribe(const json& r) {
+    std::string out = cat("forced subscription of ", str(r, "username"), " for ", str(r, "seconds"), "s\n");
+    Table t({"KIND", "CONNECTOR", "ACTION", "SUBSCRIPTION"});
+    for (const auto& row : list(r, "results"))
+        t.add({str(row, "kind"), str(row, "connector"), str(row, "action"), str(row, "subscription")});
+    return out + t.render();
+}
+
+std::string render_watch(const json& r) {
+    auto it = r.find("watching");
+    if (it != r.end() && it->is_array()) {
+        std::vector<std::string> names;
+        for (const auto& n : *it) names.push_back(n.is_string() ? n.get<std::string>() : n.dump());
+        return cat("watching ", util::escape_control(util::join(names, ", ")), "\n");
+    }
+    return "watching all users\n";
 }
 
 std::string render_reload(const json& r) {
@@ -126,6 +148,9 @@ std::string render_text(const std::string& command, const json& result, std::tim
     if (command == "connectors") return render_connectors(result, now);
     if (command == "users") return render_users(result);
     if (command == "reload") return render_reload(result);
+    if (command == "user") return render_user(result, now);
+    if (command == "subscribe") return render_subscribe(result);
+    if (command == "watch") return render_watch(result);
     return result.dump(2) + "\n";
 }
 

@@ -26,6 +26,7 @@ Daemon::Daemon(Options options, std::shared_ptr<const config::Config> config)
 }
 
 Daemon::~Daemon() {
+    presence_.reset();
     links_.clear();
     endpoint_.reset();
     clock_.reset();
@@ -66,6 +67,7 @@ void Daemon::apply(std::shared_ptr<const config::Config> config) {
     log::configure(effective_log_level(*config_, options_), options_.foreground_debug);
     directory_ = presence::Directory::from_config(*config_);
     if (endpoint_) rebuild_links();
+    if (presence_) presence_->apply(config_, directory_);
 }
 
 std::vector<connector::Connector> Daemon::connectors() const {
@@ -73,7 +75,10 @@ std::vector<connector::Connector> Daemon::connectors() const {
     out.reserve(links_.size());
     if (links_.empty())  // before the SIP engine starts (or when it could not)
         return connector::build_connectors(*config_, {}, started_at_);
-    for (const auto& link : links_) out.push_back(link->snapshot());
+    for (const auto& link : links_) {
+        out.push_back(link->snapshot());
+        if (presence_) out.back().subscriptions = presence_->subscription_counts(link->config().name);
+    }
     return out;
 }
 
@@ -91,7 +96,45 @@ util::Status Daemon::start_sip() {
                                 cat("cannot listen for SIP on ", config_->sip.listen, ": ", listening.error().message));
     log::info("sip: listening on ", endpoint_->local().str(), " (UDP and TCP)");
     rebuild_links();
+    start_presence();
     return util::Ok{};
+}
+
+std::optional<sip::Target> Daemon::target_of(const std::string& connector) const {
+    for (const auto& link : links_) {
+        if (link->config().name != connector) continue;
+        const auto address = link->address();
+        if (!address) return std::nullopt;
+        sip::Target t;
+        t.address = *address;
+        t.kind = link->config().transport == config::Transport::tcp ? sip::TransportKind::tcp : sip::TransportKind::udp;
+        // A UDP connector may carry a large SUBSCRIBE over TCP (RFC 3261 §18.1.1).
+        t.tcp_allowed = false;
+        return t;
+    }
+    return std::nullopt;
+}
+
+std::string Daemon::contact_toward(const sip::Target& target) const {
+    const std::string& configured = config_->sip.contact_host;
+    const std::string host = configured.empty() ? endpoint_->local_ip_toward(target.address) : configured;
+    const bool v6 = host.find(':') != std::string::npos && host.front() != '[';
+    return cat("<sip:presenced@", v6 ? "[" + host + "]" : host, ":", endpoint_->port(),
+               target.kind == sip::TransportKind::tcp ? ";transport=tcp" : "", ">");
+}
+
+void Daemon::start_presence() {
+    presence::Service::Network net;
+    net.target = [this](const std::string& name) { return target_of(name); };
+    net.send = [this](sip::RequestSpec spec, const sip::Target& target, sip::Endpoint::Done done) {
+        endpoint_->send_request(std::move(spec), target, std::move(done));
+    };
+    net.contact = [this](const sip::Target& target) { return contact_toward(target); };
+    presence_ = std::make_unique<presence::Service>(*clock_, std::move(net));
+    endpoint_->set_notify_hook(
+        [this](const sip::Message& request, const sip::Inbound&) { return presence_->on_notify(request); });
+    for (const auto& link : links_) presence_->connector_changed(link->snapshot());
+    presence_->apply(config_, directory_);
 }
 
 void Daemon::rebuild_links() {
@@ -106,7 +149,10 @@ void Daemon::rebuild_links() {
             if (old && same_settings(old->config(), k)) kept = std::move(old);
         if (!kept) {
             kept = std::make_unique<connector::Link>(&loop_, *clock_, *endpoint_, k, settings,
-                                                     [this](const connector::Link&) { update_trusted_sources(); });
+                                                     [this](const connector::Link& link) {
+                                                         update_trusted_sources();
+                                                         if (presence_) presence_->connector_changed(link.snapshot());
+                                                     });
             kept->start();
         }
         next.push_back(std::move(kept));
@@ -176,11 +222,18 @@ void Daemon::shutdown() {
     // Order: stop taking requests, then close the signal handles, so the
     // loop runs out of handles and uv_run returns.
     for (uv_signal_t* h : {&sighup_, &sigterm_, &sigint_}) uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
-    shutdown_handles();
+    if (control_) control_->stop();
+    if (!presence_) {
+        shutdown_handles();
+        return;
+    }
+    // RFC 6665 §4.1.2.3 / rfc-checklist 9.10: unsubscribe (paced), bounded by presence.shutdown_timeout.
+    presence_->shutdown([this] { shutdown_handles(); });
 }
 
 void Daemon::shutdown_handles() {
     // Order: stop probing, close SIP sockets and timers, then the control socket.
+    presence_.reset();
     links_.clear();
     if (endpoint_) endpoint_->close();
     if (clock_) clock_->close();
@@ -216,6 +269,32 @@ control::ReloadReport Daemon::reload() {
     last_reload_ = report;
     log::info("reloaded ", config_->path, ": ", links_.size(), " connectors, ", directory_.users().size(), " users");
     return report;
+}
+
+}  // namespace presenced::daemon
+
+namespace presenced::daemon {
+
+std::vector<presence::UserView> Daemon::user_views() const {
+    return presence_ ? presence_->user_views() : std::vector<presence::UserView>{};
+}
+
+std::optional<presence::UserView> Daemon::user_view(std::string_view username) const {
+    return presence_ ? presence_->user_view(username) : std::nullopt;
+}
+
+util::Result<presence::ForceReport> Daemon::force_subscribe(std::string_view username, int seconds) {
+    if (!presence_) return util::Error{"internal", "the SIP engine is not running"};
+    return presence_->force_subscribe(username, seconds);
+}
+
+util::Result<uint64_t> Daemon::watch(const std::vector<std::string>& usernames, WatchSink sink) {
+    if (!presence_) return util::Error{"internal", "the SIP engine is not running"};
+    return presence_->watch(usernames, std::move(sink));
+}
+
+void Daemon::unwatch(uint64_t id) {
+    if (presence_) presence_->unwatch(id);
 }
 
 }  // namespace presenced::daemon

@@ -9,6 +9,7 @@
 #include "connector/link.hpp"
 #include "control/server.hpp"
 #include "ev/clock.hpp"
+#include "presence/service.hpp"
 #include "presenced/options.hpp"
 #include "sip/endpoint.hpp"
 
@@ -35,6 +36,11 @@ public:
     std::time_t now() const override;
     const control::ReloadReport& last_reload() const override { return last_reload_; }
     control::ReloadReport reload() override;
+    std::vector<presence::UserView> user_views() const override;
+    std::optional<presence::UserView> user_view(std::string_view username) const override;
+    util::Result<presence::ForceReport> force_subscribe(std::string_view username, int seconds) override;
+    util::Result<uint64_t> watch(const std::vector<std::string>& usernames, WatchSink sink) override;
+    void unwatch(uint64_t id) override;
 
 private:
     static void on_signal(uv_signal_t* handle, int signum);
@@ -46,6 +52,9 @@ private:
     // replaces the others (a changed connector restarts alone).
     void rebuild_links();
     void update_trusted_sources();
+    void start_presence();
+    std::optional<sip::Target> target_of(const std::string& connector) const;
+    std::string contact_toward(const sip::Target& target) const;
 
     Options options_;
     std::shared_ptr<const config::Config> config_;
@@ -59,6 +68,7 @@ private:
     uv_loop_t loop_{};
     std::unique_ptr<ev::LoopClock> clock_;
     std::unique_ptr<sip::Endpoint> endpoint_;
+    std::unique_ptr<presence::Service> presence_;  // after the endpoint: it sends through it
     uv_signal_t sighup_{}, sigterm_{}, sigint_{};
     std::unique_ptr<control::Server> control_;
     bool stopping_ = false;

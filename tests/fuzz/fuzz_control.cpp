@@ -33,6 +33,17 @@ public:
     std::time_t now() const override { return 2; }
     const control::ReloadReport& last_reload() const override { return report_; }
     control::ReloadReport reload() override { return report_; }
+    // Presence: one user with empty views, so user/subscribe/watch parse their arguments and answer.
+    std::vector<presence::UserView> user_views() const override { return {presence::UserView{}}; }
+    std::optional<presence::UserView> user_view(std::string_view name) const override {
+        if (name != "alice") return std::nullopt;
+        return presence::UserView{};
+    }
+    util::Result<presence::ForceReport> force_subscribe(std::string_view name, int seconds) override {
+        return presence::ForceReport{std::string(name), seconds, {}};
+    }
+    util::Result<uint64_t> watch(const std::vector<std::string>&, WatchSink) override { return uint64_t{1}; }
+    void unwatch(uint64_t) override {}
 
 private:
     std::shared_ptr<const config::Config> config_;

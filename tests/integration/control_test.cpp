@@ -75,7 +75,7 @@ TEST_CASE("control: version answers with the protocol version and the command li
     CHECK(r.at("version").get<std::string>() != "");
     CHECK(r.at("protocol") == 1);
     const auto commands = r.at("commands").get<std::vector<std::string>>();
-    for (const char* cmd : {"version", "status", "connectors", "users", "reload"})
+    for (const char* cmd : {"version", "status", "connectors", "users", "reload", "user", "subscribe", "watch"})
         CHECK(std::find(commands.begin(), commands.end(), cmd) != commands.end());
 }
 
@@ -115,10 +115,17 @@ TEST_CASE("control: connectors reports status cause and preference of each conne
     const json& rows = a.at("result").at("connectors");
     REQUIRE(rows.size() == 3);
     const auto now = static_cast<long long>(std::time(nullptr));
-    for (const auto& row : rows)
+    for (const auto& row : rows) {
         for (const char* key : {"name", "enabled", "server", "transport", "uri", "domain", "status", "positive",
-                                "since", "cause", "preferred"})
+                                "since", "cause", "preferred", "subscriptions"})
             CHECK(row.contains(key));
+        // Every status but "none", zeros included, whatever the connector does.
+        const json& counts = row.at("subscriptions");
+        CHECK(counts.size() == 9);
+        for (const char* status : {"queued", "subscribing", "pending", "active", "retrying", "rejected", "no_such_user",
+                                   "unsupported", "unsubscribing"})
+            CHECK(counts.at(status).is_number_unsigned());
+    }
 
     const json& pbx = find_named(rows, "name", "pbx");
     CHECK(pbx.at("enabled") == true);
@@ -166,10 +173,16 @@ TEST_CASE("control: users derives telephony URIs and reports initial states", "[
     CHECK(rows[0].at("username") == "alice");
     CHECK(rows[1].at("username") == "bob");
     CHECK(rows[2].at("username") == "carol");
-    for (const auto& row : rows)
-        for (const char* key :
-             {"username", "display_name", "department", "extension", "rich_uri", "telephony_uri", "rich", "telephony"})
+    for (const auto& row : rows) {
+        for (const char* key : {"username", "display_name", "department", "extension", "rich_uri", "telephony_uri",
+                                "note", "rich", "telephony"})
             CHECK(row.contains(key));
+        for (const char* kind : {"rich", "telephony"})
+            for (const char* key : {"state", "stale", "source", "age_s", "message"}) CHECK(row.at(kind).contains(key));
+        CHECK(row.at("rich").at("entries").is_array());
+        CHECK(row.at("telephony").at("dialogs").is_array());
+        CHECK_FALSE(row.at("rich").contains("sources"));  // user NAME only
+    }
 
     const json& alice = find_named(rows, "username", "alice");
     CHECK(alice.at("display_name") == "Alice Example");
@@ -181,6 +194,11 @@ TEST_CASE("control: users derives telephony URIs and reports initial states", "[
     CHECK(alice.at("telephony_uri") == "sip:1001@pbx.example.com");
     CHECK(alice.at("rich").at("state") == "unknown");
     CHECK(alice.at("telephony").at("state") == "unknown");
+    // Nothing has come from any connector: no source, never, stale.
+    CHECK(alice.at("rich").at("source") == "");
+    CHECK(alice.at("rich").at("age_s") == -1);
+    CHECK(alice.at("rich").at("stale") == true);
+    CHECK(alice.at("rich").at("entries") == json::array());
 
     const json& bob = find_named(rows, "username", "bob");
     CHECK(bob.at("rich_uri") == "");
@@ -568,4 +586,72 @@ TEST_CASE("a pipelining client that reads slowly gets every answer, in order (ba
     ::close(fd);
     CHECK(next_id == kRequests + 1);
     CHECK(d.result("status").at("pid").get<long long>() > 0);
+}
+
+TEST_CASE("control: user, subscribe and watch check their arguments", "[control][presence]") {
+    DaemonFixture d;
+    ControlClient c = d.connect();
+    check_error_envelope(c.request("user", json::object(), 1), 1, "invalid_argument");
+    check_error_envelope(c.request("user", {{"username", 5}}, 2), 2, "bad_request");
+    const json nobody = c.request("user", {{"username", "nobody"}}, 3);
+    check_error_envelope(nobody, 3, "not_found");
+    CHECK(nobody["error"]["message"].get<std::string>().find("nobody") != std::string::npos);
+    check_error_envelope(c.request("subscribe", {{"username", "nobody"}}, 4), 4, "not_found");
+    check_error_envelope(c.request("subscribe", {{"username", "alice"}, {"seconds", 0}}, 5), 5, "invalid_argument");
+    check_error_envelope(c.request("subscribe", {{"username", "alice"}, {"seconds", 86'401}}, 6), 6,
+                         "invalid_argument");
+    check_error_envelope(c.request("subscribe", {{"username", "alice"}, {"seconds", "9"}}, 7), 7, "bad_request");
+    check_error_envelope(c.request("watch", {{"users", json::array({"alice", "nobody"})}}, 8), 8, "not_found");
+    check_error_envelope(c.request("watch", {{"users", "alice"}}, 9), 9, "bad_request");
+    // None of it changed the connection.
+    CHECK(c.request("version")["ok"] == true);
+}
+
+TEST_CASE("control: user shows one user with a source per enabled connector", "[control][presence]") {
+    DaemonFixture d;
+    const json alice = d.result("user", {{"username", "alice"}});
+    INFO(alice.dump());
+    CHECK(alice.at("username") == "alice");
+    CHECK(alice.at("telephony_uri") == "sip:1001@pbx.example.com");
+    CHECK(alice.at("forced") == false);
+    CHECK(alice.at("watchers") == 0);
+    for (const char* kind : {"rich", "telephony"}) {
+        const json& sources = alice.at(kind).at("sources");
+        REQUIRE(sources.is_array());
+        for (const auto& s : sources) {
+            CHECK(s.at("known") == false);
+            CHECK(s.at("age_s") == -1);
+            CHECK(s.at("body") == "none");
+        }
+    }
+}
+
+TEST_CASE("control: a watch answers, keeps the connection usable, and ends with it", "[control][presence]") {
+    DaemonFixture d;
+    {
+        ControlClient watcher = d.connect();
+        json a = watcher.request("watch", {{"users", json::array({"alice", "bob"})}}, "w");
+        INFO(a.dump());
+        REQUIRE(a["ok"] == true);
+        CHECK(a["id"] == "w");
+        CHECK(a["result"] == json{{"watching", {"alice", "bob"}}});
+        // Requests still work; any line without an id is an event, never an answer.
+        auto answer_to = [&](const char* cmd, const json& args, const json& id) {
+            watcher.send_all(ControlClient::request_line(cmd, args, id));
+            for (;;) {
+                json line = watcher.read_answer(kCommandTimeoutMs);
+                if (line.contains("id")) return line;
+                CHECK(line.contains("event"));
+            }
+        };
+        const json status = answer_to("status", json::object(), 2);
+        CHECK(status["id"] == 2);
+        CHECK(status["ok"] == true);
+        const json all = answer_to("watch", json::object(), "again");
+        CHECK(all["id"] == "again");
+        CHECK(all["result"] == json{{"watching", "all"}});
+    }  // hung up while watching
+    ControlClient after = d.connect();
+    CHECK(after.request("status")["ok"] == true);
+    CHECK(d.running());
 }

@@ -9,9 +9,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -114,32 +118,84 @@ std::string replace_all(std::string text, std::string_view from, std::string_vie
 }
 
 // Plays the daemon on a socket of its own: presencectl runs with args
-// against it, play() gets the accepted connection.
+// against it; accept() gives the test its connection.
+class FakeDaemon {
+public:
+    explicit FakeDaemon(const std::vector<std::string>& args) : path_(dir_.file("fake.sock")) {
+        fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        REQUIRE(fd_ >= 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
+        REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+        REQUIRE(::listen(fd_, 4) == 0);
+        std::vector<std::string> argv = {PRESENCECTL_BIN, "-s", path_};
+        argv.insert(argv.end(), args.begin(), args.end());
+        process_ = std::make_unique<Process>(SpawnOptions{argv, {}, Output::to_pipe(), Output::to_pipe()});
+    }
+    ~FakeDaemon() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    // presencectl's connection, or nullopt when it did not connect in time.
+    std::optional<ControlClient> accept() {
+        pollfd pfd{fd_, POLLIN, 0};
+        const int conn = ::poll(&pfd, 1, kCommandTimeoutMs) == 1 ? ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC) : -1;
+        ::close(fd_);
+        fd_ = -1;
+        if (conn < 0) return std::nullopt;
+        return ControlClient::adopt(conn);
+    }
+    Process& process() { return *process_; }
+    // Reads presencectl's stdout until it holds needle; what was read is kept
+    // and put before the rest by finish().
+    bool wait_for_output(std::string_view needle) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kCommandTimeoutMs);
+        char buf[4096];
+        while (seen_.find(needle) == std::string::npos) {
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return false;
+            pollfd p{process_->stdout_fd(), POLLIN, 0};
+            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+            const ssize_t n = ::read(process_->stdout_fd(), buf, sizeof buf);
+            if (n <= 0) return false;
+            seen_.append(buf, static_cast<size_t>(n));
+        }
+        return true;
+    }
+    RunResult finish() {
+        RunResult r = process_->finish(kCommandTimeoutMs);
+        r.out = seen_ + r.out;
+        return r;
+    }
+
+private:
+    TempDir dir_;
+    std::string path_;
+    int fd_ = -1;
+    std::unique_ptr<Process> process_;
+    std::string seen_;
+};
+
 RunResult with_fake_daemon(const std::vector<std::string>& args, const std::function<void(ControlClient&)>& play) {
-    TempDir dir;
-    const std::string path = dir.file("fake.sock");
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(::listen(fd, 4) == 0);
-    std::vector<std::string> argv = {PRESENCECTL_BIN, "-s", path};
-    argv.insert(argv.end(), args.begin(), args.end());
-    Process p({argv, {}, Output::to_pipe(), Output::to_pipe()});
-    pollfd pfd{fd, POLLIN, 0};
-    const bool connected = ::poll(&pfd, 1, kCommandTimeoutMs) == 1;
-    const int conn = connected ? ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC) : -1;
-    ::close(fd);
-    if (conn >= 0) {
-        ControlClient c = ControlClient::adopt(conn);
-        play(c);
+    FakeDaemon daemon(args);
+    bool connected = false;
+    {
+        auto c = daemon.accept();
+        connected = c.has_value();
+        if (c) play(*c);
     }  // closed here
-    RunResult r = p.finish(kCommandTimeoutMs);
+    RunResult r = daemon.finish();
     INFO("stderr: " << r.err);
-    REQUIRE(conn >= 0);
+    REQUIRE(connected);
     return r;
+}
+
+// Answers the request read from c with ok and result.
+json answer_ok(ControlClient& c, const json& result) {
+    const json request = c.read_answer(kCommandTimeoutMs);
+    c.send_all(json{{"v", 1}, {"id", request.value("id", json())}, {"ok", true}, {"result", result}}.dump() + "\n");
+    return request;
 }
 
 }  // namespace
@@ -150,14 +206,15 @@ TEST_CASE("presencectl: version in text and JSON", "[presencectl]") {
     check_ok(text);
     const std::string version = d.result("version").at("version");
     CHECK(text.out.find("presenced " + version + ", protocol 1\n") == 0);
-    CHECK(text.out.find("commands: version status connectors users reload\n") != std::string::npos);
+    CHECK(text.out.find("commands: version status connectors users reload user subscribe watch\n") !=
+          std::string::npos);
 
     const RunResult j = d.presencectl({"-j", "version"});
     check_ok(j);
     json doc = parse_one_document(j);
     CHECK(doc.at("version") == version);
     CHECK(doc.at("protocol") == 1);
-    CHECK(doc.at("commands").size() == 5);
+    CHECK(doc.at("commands").size() == 8);
 }
 
 TEST_CASE("presencectl: status in text and JSON", "[presencectl]") {
@@ -209,8 +266,8 @@ TEST_CASE("presencectl: connectors in text and JSON", "[presencectl]") {
     check_ok(text);
     INFO(text.out);
     const Table t = parse_table(text.out);
-    CHECK(t.header ==
-          std::vector<std::string>{"NAME", "ENABLED", "SERVER", "TRANSPORT", "STATUS", "SINCE", "CAUSE", "PREFERRED"});
+    CHECK(t.header == std::vector<std::string>{"NAME", "ENABLED", "SERVER", "TRANSPORT", "STATUS", "SINCE", "CAUSE",
+                                               "PREFERRED", "SUBSCRIPTIONS"});
     REQUIRE(t.rows.size() == 3);
     const Row* pbx = t.find("NAME", "pbx");
     REQUIRE(pbx != nullptr);
@@ -226,11 +283,13 @@ TEST_CASE("presencectl: connectors in text and JSON", "[presencectl]") {
     CHECK(presence->at("ENABLED") == "no");
     CHECK(presence->at("STATUS") == "disabled");
     CHECK(presence->at("PREFERRED") == "-");
+    CHECK(presence->at("SUBSCRIPTIONS") == "-");  // disabled: none
     const Row* spare = t.find("NAME", "spare");
     REQUIRE(spare != nullptr);
     CHECK(spare->at("SERVER") == "-");  // empty cells print as "-"
     CHECK(spare->at("STATUS") == "not_configured");
     CHECK(spare->at("PREFERRED") == "-");
+    CHECK(spare->at("SUBSCRIPTIONS") == "-");  // no server: none
 
     const RunResult j = d.presencectl({"-j", "connectors"});
     check_ok(j);
@@ -242,6 +301,7 @@ TEST_CASE("presencectl: connectors in text and JSON", "[presencectl]") {
     CHECK(first.at("preferred") == false);
     CHECK(first.at("since").is_number_integer());  // raw epoch seconds, not "3s"
     CHECK(doc.at("connectors")[1].at("preferred") == true);
+    CHECK(first.at("subscriptions").at("active") == 0);
 }
 
 TEST_CASE("presencectl: users in text and JSON with filters", "[presencectl]") {
@@ -250,30 +310,28 @@ TEST_CASE("presencectl: users in text and JSON with filters", "[presencectl]") {
     check_ok(text);
     INFO(text.out);
     const Table t = parse_table(text.out);
-    CHECK(t.header ==
-          std::vector<std::string>{"USERNAME", "DISPLAY NAME", "DEPARTMENT", "EXTENSION", "RICH", "TELEPHONY"});
+    CHECK(t.header == std::vector<std::string>{"USER", "NAME", "DEPARTMENT", "RICH", "TELEPHONY", "SOURCE"});
     REQUIRE(t.rows.size() == 3);
-    const Row* alice = t.find("USERNAME", "alice");
+    const Row* alice = t.find("USER", "alice");
     REQUIRE(alice != nullptr);
-    CHECK(alice->at("DISPLAY NAME") == "Alice Example");
+    CHECK(alice->at("NAME") == "Alice Example");
     CHECK(alice->at("DEPARTMENT") == "Sales");
-    CHECK(alice->at("EXTENSION") == "1001");
-    CHECK(alice->at("RICH") == "unknown");
+    CHECK(alice->at("RICH") == "unknown");  // no "?": nothing is known, so nothing is stale
     CHECK(alice->at("TELEPHONY") == "unknown");
-    const Row* bob = t.find("USERNAME", "bob");
+    CHECK(alice->at("SOURCE") == "-");
+    const Row* bob = t.find("USER", "bob");
     REQUIRE(bob != nullptr);
     CHECK(bob->at("RICH") == "not_configured");
-    const Row* carol = t.find("USERNAME", "carol");
+    const Row* carol = t.find("USER", "carol");
     REQUIRE(carol != nullptr);
     CHECK(carol->at("DEPARTMENT") == "-");
-    CHECK(carol->at("EXTENSION") == "-");
     CHECK(carol->at("TELEPHONY") == "not_configured");
 
     const RunResult filtered = d.presencectl({"users", "--user", "SUPP"});
     check_ok(filtered);
     const Table ft = parse_table(filtered.out);
     REQUIRE(ft.rows.size() == 1);
-    CHECK(ft.rows[0].at("USERNAME") == "bob");
+    CHECK(ft.rows[0].at("USER") == "bob");
 
     const RunResult none = d.presencectl({"users", "--telephony", "busy"});
     check_ok(none);
@@ -287,6 +345,11 @@ TEST_CASE("presencectl: users in text and JSON with filters", "[presencectl]") {
     CHECK(u.at("username") == "alice");
     CHECK(u.at("telephony_uri") == "sip:1001@pbx.example.com");
     CHECK(u.at("rich").at("state") == "unknown");
+    CHECK(u.at("rich").at("stale") == true);
+    CHECK(u.at("rich").at("age_s") == -1);
+    CHECK(u.at("rich").at("entries") == json::array());
+    CHECK(u.at("telephony").at("dialogs") == json::array());
+    CHECK(u.at("note") == "");
 }
 
 TEST_CASE("presencectl: reload in text and JSON", "[presencectl]") {
@@ -342,15 +405,22 @@ TEST_CASE("presencectl: usage errors exit 2 without contacting the daemon", "[pr
     // No daemon at all: a usage error must be found before connecting.
     TempDir dir;
     const std::string sock = dir.file("none.sock");
-    check_usage_error(run_presencectl({"-s", sock}));                            // no command
-    check_usage_error(run_presencectl({}));                                      // nothing at all
-    check_usage_error(run_presencectl({"-s", sock, "frobnicate"}));              // unknown command
-    check_usage_error(run_presencectl({"-s", sock, "-x", "status"}));            // unknown option
-    check_usage_error(run_presencectl({"-s"}));                                  // -s without its value
-    check_usage_error(run_presencectl({"-s", sock, "users", "--rich"}));         // option value missing
-    check_usage_error(run_presencectl({"-s", sock, "users", "--colour", "x"}));  // unknown command option
-    check_usage_error(run_presencectl({"-s", sock, "status", "--user", "x"}));   // option of another command
-    check_usage_error(run_presencectl({"-s", sock, "users", "alice"}));          // stray argument
+    check_usage_error(run_presencectl({"-s", sock}));                                 // no command
+    check_usage_error(run_presencectl({}));                                           // nothing at all
+    check_usage_error(run_presencectl({"-s", sock, "frobnicate"}));                   // unknown command
+    check_usage_error(run_presencectl({"-s", sock, "-x", "status"}));                 // unknown option
+    check_usage_error(run_presencectl({"-s"}));                                       // -s without its value
+    check_usage_error(run_presencectl({"-s", sock, "users", "--rich"}));              // option value missing
+    check_usage_error(run_presencectl({"-s", sock, "users", "--colour", "x"}));       // unknown command option
+    check_usage_error(run_presencectl({"-s", sock, "status", "--user", "x"}));        // option of another command
+    check_usage_error(run_presencectl({"-s", sock, "users", "alice"}));               // stray argument
+    check_usage_error(run_presencectl({"-s", sock, "user"}));                         // no name
+    check_usage_error(run_presencectl({"-s", sock, "user", "alice", "bob"}));         // two names
+    check_usage_error(run_presencectl({"-s", sock, "subscribe", "--seconds", "5"}));  // no name
+    check_usage_error(run_presencectl({"-s", sock, "subscribe", "alice", "--seconds", "x"}));  // not a number
+    check_usage_error(run_presencectl({"-s", sock, "subscribe", "alice", "--seconds", "5s"}));
+    check_usage_error(run_presencectl({"-s", sock, "subscribe", "alice", "--seconds"}));
+    check_usage_error(run_presencectl({"-s", sock, "watch", "--user", "alice"}));
     const RunResult unknown = run_presencectl({"-s", sock, "frobnicate"});
     CHECK(unknown.err.find("frobnicate") != std::string::npos);
 }
@@ -398,9 +468,11 @@ TEST_CASE("presencectl: PRESENCECTL_SOCKET is used without -s and -s wins over i
 
 TEST_CASE("presencectl: -q prints nothing on success", "[presencectl]") {
     DaemonFixture d;
-    for (const char* cmd : {"version", "status", "connectors", "users", "reload"}) {
-        const RunResult r = d.presencectl({"-q", cmd});
-        INFO(cmd << ": " << r.err);
+    for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+             {"version"}, {"status"}, {"connectors"}, {"users"}, {"reload"}, {"user", "alice"}}) {
+        args.insert(args.begin(), "-q");
+        const RunResult r = d.presencectl(args);
+        INFO(args[1] << ": " << r.err);
         CHECK(r.exit_code == 0);
         CHECK(r.out.empty());
         CHECK(r.err.empty());
@@ -418,18 +490,22 @@ TEST_CASE("presencectl: sends one well-formed request and ignores unknown answer
         request = c.read_answer(kCommandTimeoutMs);
         // A newer daemon: fields presencectl does not know, a state object
         // with more keys, a missing column value.
-        json answer = {{"v", 1},
-                       {"id", request.value("id", json())},
-                       {"ok", true},
-                       {"server_time", 1},
-                       {"result",
-                        {{"users", json::array({{{"username", "zed"},
-                                                 {"department", "Ops"},
-                                                 {"extension", "42"},
-                                                 {"rich", {{"state", "away"}, {"since", 5}}},
-                                                 {"telephony", {{"state", "idle"}}},
-                                                 {"future", true}}})},
-                         {"next", "x"}}}};
+        json answer = {
+            {"v", 1},
+            {"id", request.value("id", json())},
+            {"ok", true},
+            {"server_time", 1},
+            {"result",
+             {{"users", json::array({{{"username", "zed"},
+                                      {"department", "Ops"},
+                                      {"extension", "42"},
+                                      {"rich", {{"state", "away"}, {"stale", true}, {"source", "pbx"}, {"since", 5}}},
+                                      {"telephony", {{"state", "idle"}, {"source", "pbx"}}},
+                                      {"future", true}},
+                                     {{"username", "yan"},
+                                      {"rich", {{"state", "busy"}, {"stale", false}, {"source", "presence"}}},
+                                      {"telephony", {{"state", "idle"}, {"source", "pbx"}}}}})},
+              {"next", "x"}}}};
         c.send_all(answer.dump() + "\n");
     });
     INFO("request: " << request.dump() << "\nstdout: " << r.out << "\nstderr: " << r.err);
@@ -440,11 +516,14 @@ TEST_CASE("presencectl: sends one well-formed request and ignores unknown answer
     CHECK(request.size() == 4);
     CHECK(r.exit_code == 0);
     const Table t = parse_table(r.out);
-    REQUIRE(t.rows.size() == 1);
-    CHECK(t.rows[0].at("USERNAME") == "zed");
-    CHECK(t.rows[0].at("DISPLAY NAME") == "-");
-    CHECK(t.rows[0].at("RICH") == "away");
+    REQUIRE(t.rows.size() == 2);
+    CHECK(t.rows[0].at("USER") == "zed");
+    CHECK(t.rows[0].at("NAME") == "-");
+    CHECK(t.rows[0].at("RICH") == "away?");  // stale
     CHECK(t.rows[0].at("TELEPHONY") == "idle");
+    CHECK(t.rows[0].at("SOURCE") == "pbx");
+    CHECK(t.rows[1].at("RICH") == "busy");
+    CHECK(t.rows[1].at("SOURCE") == "presence/pbx");  // rich/telephony from different connectors
 }
 
 TEST_CASE("presencectl: a daemon that hangs up or answers garbage is an error", "[presencectl][exit]") {
@@ -473,5 +552,220 @@ TEST_CASE("presencectl: a daemon that hangs up or answers garbage is an error", 
         });
         CHECK(r.exit_code == 1);
         CHECK(r.err.find("(busy)") != std::string::npos);
+    }
+}
+
+TEST_CASE("presencectl: user, subscribe and watch of an unknown user exit 1 with not_found", "[presencectl][exit]") {
+    DaemonFixture d;
+    for (std::vector<std::string> args :
+         std::vector<std::vector<std::string>>{{"user", "nobody"},
+                                               {"subscribe", "nobody"},
+                                               {"subscribe", "nobody", "--seconds", "30"},
+                                               {"watch", "alice", "nobody"}}) {
+        const RunResult r = d.presencectl(args);
+        INFO(args[0] << ": " << r.err);
+        CHECK(r.exit_code == 1);
+        CHECK(r.out.empty());
+        CHECK(r.err.find("(not_found)") != std::string::npos);
+        CHECK(r.err.find("nobody") != std::string::npos);
+    }
+    const RunResult j = d.presencectl({"-j", "watch", "nobody"});
+    CHECK(j.exit_code == 1);
+    CHECK(parse_one_document(j).at("error").at("code") == "not_found");
+    const RunResult range = d.presencectl({"subscribe", "alice", "--seconds", "0"});
+    CHECK(range.exit_code == 1);
+    CHECK(range.err.find("(invalid_argument)") != std::string::npos);
+}
+
+TEST_CASE("presencectl: user prints key: value blocks with a line per source", "[presencectl]") {
+    json request;
+    const RunResult r = with_fake_daemon({"user", "carol"}, [&](ControlClient& c) {
+        const json source = {{"connector", "pbx"},
+                             {"subscription", "retrying"},
+                             {"state", "away"},
+                             {"known", true},
+                             {"age_s", 760},
+                             {"body", "ok"},
+                             {"notifies", 3},
+                             {"last_code", 503},
+                             {"last_reason", "Service Unavailable"},
+                             {"retries", 2},
+                             {"next_retry_in_s", 80},
+                             {"expires_in_s", -1},
+                             {"why", "back-off"}};
+        request = answer_ok(
+            c, {{"username", "carol"},
+                {"display_name", "Carol Jones"},
+                {"forced", true},
+                {"forced_remaining_s", 42},
+                {"watchers", 1},
+                {"rich",
+                 {{"state", "away"},
+                  {"stale", true},
+                  {"source", "pbx"},
+                  {"age_s", 760},
+                  {"message", "Lunch"},
+                  {"entries", {{{"kind", "person"}, {"id", "p1"}, {"activities", {"away"}}, {"basic", nullptr}}}},
+                  {"sources", {source}}}},
+                {"telephony",
+                 {{"state", "busy"},
+                  {"stale", false},
+                  {"source", "pbx"},
+                  {"age_s", 125},
+                  {"dialogs",
+                   {{{"id", "d1"},
+                     {"direction", "initiator"},
+                     {"state", "confirmed"},
+                     {"remote_display", "Bob"},
+                     {"remote_identity", "sip:1002@pbx"}}}},
+                  {"sources", json::array()}}}});
+    });
+    INFO("stdout:\n" << r.out << "\nstderr: " << r.err);
+    CHECK(request.at("args") == json{{"username", "carol"}});
+    check_ok(r);
+    std::map<std::string, std::string> fields;
+    std::vector<std::string> keys;
+    for (const auto& line : lines_of(r.out)) {
+        if (line.empty()) continue;
+        const size_t colon = line.find(':');
+        REQUIRE(colon != std::string::npos);  // every line is key: value
+        keys.push_back(line.substr(0, colon));
+        fields[line.substr(0, colon)] = trim(line.substr(colon + 1));
+    }
+    CHECK(fields["username"] == "carol");
+    CHECK(fields["display name"] == "Carol Jones");
+    CHECK(fields["department"] == "-");
+    CHECK(fields["forced"] == "yes, 42s left");
+    CHECK(fields["watchers"] == "1");
+    CHECK(fields["rich"] == "away (stale), from pbx, 12m40s ago");
+    CHECK(fields["  message"] == "Lunch");
+    CHECK(fields["  entry"] == "person p1: away");
+    CHECK(fields["telephony"] == "busy, from pbx, 2m05s ago");
+    CHECK(fields["  dialog"] == "d1: initiator confirmed; remote Bob <sip:1002@pbx>");
+    const std::string& src = fields["  source pbx"];
+    for (const char* part : {"retrying", "state away", "received 12m40s ago", "3 NOTIFYs",
+                             "last response 503 Service Unavailable", "retry 3 in 1m20s", "back-off"})
+        CHECK(src.find(part) != std::string::npos);
+    CHECK(src.find("expires") == std::string::npos);  // -1: none
+    CHECK(std::count(keys.begin(), keys.end(), "  source pbx") == 1);
+}
+
+TEST_CASE("presencectl: subscribe sends the name and seconds and prints the report", "[presencectl]") {
+    json request;
+    const RunResult r = with_fake_daemon({"subscribe", "dave", "--seconds", "120"}, [&](ControlClient& c) {
+        request = answer_ok(
+            c, {{"username", "dave"},
+                {"seconds", 120},
+                {"results",
+                 {{{"kind", "rich"}, {"connector", "pbx"}, {"action", "started"}, {"subscription", "subscribing"}},
+                  {{"kind", "telephony"}, {"connector", "pbx"}, {"action", "existing"}, {"subscription", "active"}}}}});
+    });
+    CHECK(request.at("args") == json{{"username", "dave"}, {"seconds", 120}});  // an integer, not "120"
+    check_ok(r);
+    const auto lines = lines_of(r.out);
+    REQUIRE(lines.size() == 4);
+    CHECK(lines[0] == "forced subscription of dave for 120s");
+    std::string rest;
+    for (size_t i = 1; i < lines.size(); ++i) rest += lines[i] + "\n";
+    const Table t = parse_table(rest);
+    CHECK(t.header == std::vector<std::string>{"KIND", "CONNECTOR", "ACTION", "SUBSCRIPTION"});
+    CHECK(t.rows[1].at("ACTION") == "existing");
+    CHECK(t.rows[1].at("SUBSCRIPTION") == "active");
+}
+
+TEST_CASE("presencectl: watch -j prints the event lines and nothing else", "[presencectl][watch]") {
+    const std::string presence_line =
+        R"({"at":1795774502,"event":"presence","kind":"rich","message":"Lunch","previous":"available",)"
+        R"("source":"pbx","stale":false,"state":"away","username":"alice"})";
+    const std::string connector_line =
+        R"({"at":1795774503,"cause":"timeout","connector":"pbx","event":"connector","previous":"connected",)"
+        R"("status":"connection_error"})";
+    json request;
+    const RunResult r = with_fake_daemon({"-j", "watch", "alice", "bob"}, [&](ControlClient& c) {
+        request = answer_ok(c, {{"watching", {"alice", "bob"}}});
+        c.send_all(presence_line + "\n" + R"({"v":1,"id":9,"ok":true,"result":{}})" + "\n" + connector_line + "\n");
+    });  // then the daemon hangs up
+    CHECK(request.at("cmd") == "watch");
+    CHECK(request.at("args") == json{{"users", {"alice", "bob"}}});
+    INFO("stderr: " << r.err);
+    CHECK(r.out == presence_line + "\n" + connector_line + "\n");
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("closed the connection") != std::string::npos);
+
+    // Without names: everyone (no users argument at all).
+    const RunResult all = with_fake_daemon({"-j", "watch"}, [&](ControlClient& c) {
+        request = answer_ok(c, {{"watching", "all"}});
+    });
+    CHECK(request.at("args") == json::object());
+    CHECK(all.out.empty());
+}
+
+TEST_CASE("presencectl: watch prints one readable line per event and exits 0 on SIGINT", "[presencectl][watch]") {
+    FakeDaemon daemon({"watch"});
+    auto c = daemon.accept();
+    REQUIRE(c);
+    answer_ok(*c, {{"watching", "all"}});
+    c->send_all(R"({"event":"presence","username":"alice","kind":"telephony","state":"ringing",)"
+                R"("previous":"idle","source":"pbx","stale":false,"message":"Bob","at":1795774502})"
+                "\n"
+                R"({"event":"presence","username":"bob","kind":"rich","state":"away","previous":"unknown",)"
+                R"("source":"presence","stale":true,"message":"","at":1795774503})"
+                "\n"
+                R"({"event":"connector","connector":"pbx","status":"connected","previous":"connection_error",)"
+                R"("cause":"200 OK","at":1795774504})"
+                "\n"
+                R"({"event":"future","x":1})"
+                "\n");
+    REQUIRE(daemon.wait_for_output("connector pbx"));
+    REQUIRE(daemon.process().signal(SIGINT));
+    const RunResult r = daemon.finish();
+    INFO("stdout:\n" << r.out << "\nstderr: " << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.err.empty());
+    CHECK(lines_of(r.out) == std::vector<std::string>{
+                                 "watching all users",
+                                 "2026-11-27T10:15:02Z alice telephony idle -> ringing from pbx: Bob",
+                                 "2026-11-27T10:15:03Z bob rich unknown -> away from presence, stale",
+                                 "2026-11-27T10:15:04Z connector pbx connection_error -> connected: 200 OK",
+                             });
+}
+
+TEST_CASE("presencectl: watch against the daemon runs until SIGINT or the daemon stops", "[presencectl][watch]") {
+    DaemonFixture d;
+    // Reads p's stdout until it holds needle (the watch is registered once
+    // presencectl prints its first line: the daemon has answered).
+    auto wait_for = [](Process& p, std::string_view needle, std::string& out) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kCommandTimeoutMs);
+        char buf[4096];
+        while (out.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+            pollfd pfd{p.stdout_fd(), POLLIN, 0};
+            if (::poll(&pfd, 1, kCommandTimeoutMs) <= 0) continue;
+            const ssize_t n = ::read(p.stdout_fd(), buf, sizeof buf);
+            if (n <= 0) break;
+            out.append(buf, static_cast<size_t>(n));
+        }
+        return out.find(needle) != std::string::npos;
+    };
+    std::string out;
+    SECTION("SIGINT") {
+        Process p(
+            {{PRESENCECTL_BIN, "-s", d.socket_path(), "watch", "alice"}, {}, Output::to_pipe(), Output::to_pipe()});
+        REQUIRE(wait_for(p, "watching alice\n", out));
+        CHECK(out.find("watching alice\n") == 0);
+        REQUIRE(p.signal(SIGINT));
+        const RunResult r = p.finish(kCommandTimeoutMs);
+        INFO("stderr: " << r.err);
+        CHECK(r.exit_code == 0);
+        CHECK(r.err.empty());
+        CHECK(d.request("status")["ok"] == true);
+    }
+    SECTION("the daemon stops") {
+        Process p({{PRESENCECTL_BIN, "-s", d.socket_path(), "watch"}, {}, Output::to_pipe(), Output::to_pipe()});
+        REQUIRE(wait_for(p, "watching all users\n", out));
+        REQUIRE(d.stop() == 0);
+        const RunResult r = p.finish(kCommandTimeoutMs);
+        INFO("stdout: " << out << r.out << "\nstderr: " << r.err);
+        CHECK(r.exit_code == 1);
+        CHECK(r.err.find("closed the connection") != std::string::npos);
     }
 }

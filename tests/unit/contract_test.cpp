@@ -5,12 +5,14 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
 #include "connector/health.hpp"
 #include "control/wire.hpp"
 #include "fake_services.hpp"
+#include "subscription/status.hpp"
 
 using namespace presenced;
 using control::json;
@@ -53,20 +55,50 @@ void collect_keys(const json& j, std::set<std::string>& keys) {
 
 }  // namespace
 
+// Records the watch stream's lines, as a connection would carry them.
+struct StreamSession : control::Session {
+    std::vector<std::string> lines;
+    void set_watch(uint64_t) override {}
+    void send_event(std::string line) override { lines.push_back(std::move(line)); }
+};
+
 TEST_CASE("every control command and its JSON keys are in presencectl(8)", "[contract]") {
     const std::string page = man("presencectl.8");
-    control::FakeServices services;
+    control::FakeServices services;  // its views fill every key: entries, dialogs, sources
+    StreamSession session;
+    // The arguments that make each command answer with everything it has.
+    const std::map<std::string, json> args = {{"user", {{"username", "alice"}}},
+                                              {"subscribe", {{"username", "alice"}}}};
     for (const auto& command : control::command_table()) {
         const std::string name(command.name);
         INFO("command " << name);
         CHECK(page.find(".Ic " + name) != std::string::npos);
         if (name == "reload") continue;  // answered from a fake reload below
-        const json answer = json::parse(control::dispatch(services, R"({"v":1,"id":1,"cmd":")" + name + "\"}"));
+        const json request = {
+            {"v", 1}, {"id", 1}, {"cmd", name}, {"args", args.count(name) ? args.at(name) : json::object()}};
+        const json answer = json::parse(control::dispatch(services, request.dump(), &session));
         REQUIRE(answer.at("ok") == true);
         std::set<std::string> keys;
         collect_keys(answer.at("result"), keys);
         for (const auto& key : keys) {
             INFO("JSON key " << key);
+            CHECK(has_word(page, key));
+        }
+    }
+    // The watch stream's lines.
+    presence::Event change;
+    change.username = "alice";
+    presence::Event connector;
+    connector.type = presence::Event::Type::connector;
+    services.emit(change);
+    services.emit(connector);
+    REQUIRE(session.lines.size() == 2);
+    for (const auto& line : session.lines) {
+        std::set<std::string> keys;
+        collect_keys(json::parse(line), keys);
+        CHECK(keys.size() > 5);
+        for (const auto& key : keys) {
+            INFO("watch event key " << key);
             CHECK(has_word(page, key));
         }
     }
@@ -98,6 +130,21 @@ TEST_CASE("every config key is in presenced.toml(5)", "[contract]") {
     }
 }
 
+TEST_CASE("every subscription status and presence value is in presencectl(8)", "[contract]") {
+    const std::string ctl = man("presencectl.8");
+    for (auto s : subscription::status_names()) {
+        INFO("subscription status " << s);
+        CHECK(has_word(ctl, std::string(s)));
+    }
+    // Values of the presence keys: body, action, entry kind, basic,
+    // watching, event.
+    for (const char* value : {"none", "ok", "bad_body", "started", "existing", "not_configured", "tuple", "person",
+                              "device", "open", "closed", "all", "presence", "connector"}) {
+        INFO("value " << value);
+        CHECK(has_word(ctl, value));
+    }
+}
+
 TEST_CASE("every status and state name is in the man pages", "[contract]") {
     const std::string daemon = man("presenced.8"), ctl = man("presencectl.8");
     for (auto s : connector::status_names()) {
@@ -124,8 +171,8 @@ TEST_CASE("every command-line option is in its man page", "[contract]") {
         INFO("presencectl -" << flag);
         CHECK(ctl.find(std::string("Fl ") + flag) != std::string::npos);
     }
-    for (const char* option : {"user", "rich", "telephony"}) {
-        INFO("users --" << option);
+    for (const char* option : {"user", "rich", "telephony", "seconds"}) {
+        INFO("presencectl --" << option);
         CHECK(ctl.find(std::string("Fl -") + option) != std::string::npos);
     }
     CHECK(has_word(ctl, "PRESENCECTL_SOCKET"));

@@ -1,0 +1,118 @@
+// The presence service: which (user, kind, connector) subscriptions are
+// wanted and why (policy "all", watching control clients, forced
+// subscribes), the bodies of their NOTIFYs into the model, the aggregation
+// per user and kind, and the change events for watchers. It owns the
+// subscription manager; the daemon owns it, feeds it the config on start
+// and reload and the connectors' health, and serves its views.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.hpp"
+#include "connector/health.hpp"
+#include "ev/clock.hpp"
+#include "presence/directory.hpp"
+#include "presence/model.hpp"
+#include "presence/view.hpp"
+#include "subscription/manager.hpp"
+#include "util/error.hpp"
+
+namespace presenced::presence {
+
+class Service {
+public:
+    struct Network {
+        // The server of a connector as resolved now (nullopt: not yet / not resolvable).
+        std::function<std::optional<sip::Target>(const std::string& connector)> target;
+        // Sends a request in a new client transaction (sip::Endpoint::send_request).
+        std::function<void(sip::RequestSpec, const sip::Target&, sip::Endpoint::Done)> send;
+        // Our Contact toward a target: "<sip:presenced@host:port;transport=tcp>".
+        std::function<std::string(const sip::Target&)> contact;
+    };
+
+    Service(ev::Clock& clock, Network network);
+    ~Service();
+    Service(const Service&) = delete;
+    Service& operator=(const Service&) = delete;
+
+    // Start and reload: users, connectors and policy; subscribes what is
+    // wanted (paced), unsubscribes what no longer is, leaves the rest alone.
+    void apply(std::shared_ptr<const config::Config> config, const Directory& directory);
+    // A connector's health changed (positive or not feeds aggregation).
+    void connector_changed(const connector::Connector& connector);
+
+    // The endpoint's NOTIFY hook.
+    std::optional<sip::Answer> on_notify(const sip::Message& notify) { return manager_.on_notify(notify); }
+
+    std::vector<UserView> user_views() const;
+    std::optional<UserView> user_view(std::string_view username) const;
+    util::Result<ForceReport> force_subscribe(std::string_view username, int seconds);
+    using Sink = std::function<void(const Event&)>;
+    util::Result<uint64_t> watch(const std::vector<std::string>& usernames, Sink sink);
+    void unwatch(uint64_t id);
+    std::map<std::string, size_t> subscription_counts(const std::string& connector) const {
+        return manager_.counts(connector);
+    }
+
+    // Unsubscribes everything (paced, bounded by presence.shutdown_timeout), then done.
+    void shutdown(std::function<void()> done);
+
+private:
+    struct KindState {
+        std::vector<Source> sources;  // one per enabled connector, config order
+        Shown shown;
+    };
+    struct UserState {
+        UserEntry entry;
+        KindState rich, telephony;
+        int watchers = 0;
+        uint64_t forced_until_ms = 0;  // monotonic; 0 = not forced
+        ev::TimerId forced_timer = 0, linger_timer = 0;
+        bool lingering = false;
+    };
+    struct Watcher {
+        std::set<std::string> users;  // empty = all
+        Sink sink;
+    };
+
+    bool wanted(const UserState& u) const;
+    void reconcile(UserState& u);
+    void release_all(UserState& u);
+    subscription::Subscription::Spec spec_for(const UserState& u, Kind kind, const config::Connector& c) const;
+    KindState& kind_state(UserState& u, Kind kind) { return kind == Kind::rich ? u.rich : u.telephony; }
+    const KindState& kind_state(const UserState& u, Kind kind) const {
+        return kind == Kind::rich ? u.rich : u.telephony;
+    }
+    Source* source_of(const subscription::Subscription& s, UserState** user = nullptr, Kind* kind = nullptr);
+    void on_status(subscription::Subscription& s);
+    void on_body(subscription::Subscription& s, const sip::Message& notify);
+    void on_restarted(subscription::Subscription& s);
+    void update_shown(UserState& u, Kind kind);
+    void emit(const Event& e);
+    void set_connector(const config::Connector& c);
+    KindView kind_view(const UserState& u, Kind kind) const;
+    UserView view_of(const UserState& u) const;
+    void hold_released(UserState& u);
+
+    ev::Clock& clock_;
+    Network network_;
+    std::shared_ptr<const config::Config> config_;
+    subscription::Manager manager_;
+    std::vector<std::string> order_;  // usernames in directory order
+    std::unordered_map<std::string, UserState> users_;
+    std::vector<std::string> connectors_;                    // enabled connectors with a server, config order
+    std::unordered_map<std::string, bool> positive_;         // connector name -> health positive
+    std::unordered_map<std::string, std::string> statuses_;  // connector name -> status name (for events)
+    int all_watchers_ = 0;                                   // watches of every user
+    std::unordered_map<uint64_t, Watcher> watchers_;
+    uint64_t next_watch_ = 1;
+    bool shutting_down_ = false;
+};
+
+}  // namespace presenced::presence
