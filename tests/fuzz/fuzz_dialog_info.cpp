@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "presence/bodies.hpp"
+#include "presence/model.hpp"
 
 using namespace presenced::presence;
 
@@ -17,6 +18,10 @@ volatile size_t g_sink;  // keeps the reads from being optimised away
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+    // The model's path for a NOTIFY body, on a source carried across inputs.
+    static Source source;
+    (void)apply_telephony(source, "application/dialog-info+xml", bytes, 1704103200);
+    if (source.dialogs.dialogs().size() > 4096) reset_tracking(source);
     auto parsed = parse_dialog_info(bytes);
     if (!parsed) return 0;
     DialogDocument doc = std::move(*parsed);

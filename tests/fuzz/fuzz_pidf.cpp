@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "presence/bodies.hpp"
+#include "presence/model.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace presenced::presence;
@@ -30,6 +31,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             (void)parse_rfc3339(e.validity.until);
         }
     }
+    // The model's path for a NOTIFY body: as rich presence and as PIDF
+    // telephony (telephony_event = "presence"), with a source carried across
+    // inputs like one long subscription.
+    static Source rich, line;
+    (void)apply_rich(rich, "application/pidf+xml", input, 1704103200);
+    (void)apply_telephony(line, "application/pidf+xml", input, 1704103200);
     // Tight limits reach the limit paths with small inputs.
     BodyLimits tight;
     tight.max_depth = 4;

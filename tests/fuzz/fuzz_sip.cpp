@@ -14,6 +14,7 @@
 #include "sip/message.hpp"
 #include "sip/stateless.hpp"
 #include "sip/transaction.hpp"
+#include "subscription/subscription.hpp"
 
 using namespace presenced;
 
@@ -33,6 +34,7 @@ void process(std::string_view bytes, bool reliable) {
         return;
     }
     const sip::Message& m = *parsed;
+    if (auto state = m.header("Subscription-State")) (void)subscription::parse_subscription_state(*state);
     (void)m.call_id();
     (void)m.from();
     (void)m.to();
@@ -76,6 +78,7 @@ void process(std::string_view bytes, bool reliable) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view rest(reinterpret_cast<const char*>(data), size);
+    (void)subscription::parse_subscription_state(rest);  // the input as a header value too
     if (size % 2 == 0) {
         process(rest, false);
         return 0;
