@@ -210,10 +210,9 @@ void Service::update_shown(UserState& u, Kind kind) {
         src.connector_positive = p != positive_.end() && p->second;
     }
     const std::string& uri = kind == Kind::rich ? u.entry.rich_uri : u.entry.telephony_uri;
-    Shown next = aggregate(kind, ks.sources,
-                           config_->presence.preferred_connector.empty()
-                               ? std::string_view(config_->preferred() ? config_->preferred()->name : std::string())
-                               : std::string_view(config_->presence.preferred_connector));
+    // The named preferred connector, or the only enabled one (presenced.toml(5)).
+    const config::Connector* preferred = config_->preferred();
+    Shown next = aggregate(kind, ks.sources, preferred ? std::string_view(preferred->name) : std::string_view());
     if (uri.empty()) {
         next = Shown{};
         next.rich = RichState::not_configured;
