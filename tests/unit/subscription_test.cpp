@@ -611,3 +611,38 @@ TEST_CASE("Subscription-State parsing", "[subscription][notify]") {
     CHECK_FALSE(parse_subscription_state("act ive"));
     CHECK_FALSE(parse_subscription_state("<x>"));
 }
+
+TEST_CASE("NOTIFYs without expires (old Asterisk) keep the 2xx expiry and do not push the refresh back",
+          "[subscription]") {
+    // interop.md C18/C19: the refresh timer must come from the 2xx Expires,
+    // and a NOTIFY without expires must not re-arm it.
+    Harness h;
+    h.manager.ensure(kAlice, kRichSpec);
+    h.tick();
+    h.respond(0, 200, {{"Expires", "600"}});
+    h.notify(0, "active");
+    h.tick(300'000);
+    h.notify(0, "active");  // a state change half way: no expires
+    h.tick(236'000);
+    CHECK(h.sent.size() == 1);
+    h.tick(8'000);  // the refresh falls in [537, 543] s after the 2xx, not after the last NOTIFY
+    CHECK(h.sent.size() == 2);
+}
+
+TEST_CASE("a dialog subscription ended by 481 comes back as Event: dialog", "[subscription]") {
+    // interop.md C8: pjsua resubscribed with Event: presence after a 481.
+    Harness h;
+    const Key key{"bob", "telephony", "pbx"};
+    h.manager.ensure(key, {"sip:bob@example.com", "dialog", "application/dialog-info+xml"});
+    h.tick();
+    h.respond(0, 200, {{"Expires", "600"}});
+    h.notify(0, "active;expires=600", "", "dialog");
+    h.tick(545'000);
+    REQUIRE(h.sent.size() == 2);
+    h.respond(1, 481);
+    h.tick(5'000);
+    REQUIRE(h.sent.size() == 3);
+    CHECK(h.sent[2].header("Event") == "dialog");
+    CHECK(h.sent[2].header("Accept") == "application/dialog-info+xml");
+    CHECK(h.restarts >= 2);  // the model restarts dialog-info version tracking with the new dialog
+}
