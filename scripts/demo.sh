@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make demo`: run presenced against a local Kamailio presence server
-# (scripts/kamailio/, digest auth, loopback only, free port), publish a few
-# states, and show what presencectl reports.
+# (scripts/kamailio/, digest auth, loopback only, free port), publish states
+# as the users' phones would (scripts/publish.sh), and show with presencectl
+# how presenced follows them live: users, one user in detail, a watch of the
+# changes, the connectors with their subscriptions, a forced subscribe.
 #
 # Usage: demo.sh BUILD_DIR
 #   BUILD_DIR/bin/presenced and BUILD_DIR/bin/presencectl must exist.
@@ -10,7 +12,9 @@
 #   state.db, the control socket presenced.sock.
 #   Interactive: waits after showing; Ctrl-C (or `make demo-stop`, i.e.
 #   scripts/demo-stop.sh BUILD_DIR) stops presenced and Kamailio, exit 0.
-#   DEMO_NONINTERACTIVE=1: stop everything right after showing, exit 0.
+#   DEMO_NONINTERACTIVE=1: stop everything right after showing, exit 0
+#   ("Demo stopped."); exit 1 ("Demo ended with errors.") when a state never
+#   showed up.
 #   Exit 1 if something fails to start or the daemon dies.
 set -euo pipefail
 
@@ -77,9 +81,17 @@ stop_presenced() {
     DAEMON_PID=""
     rm -f "$PIDFILE"
 }
+WATCH_PID=""
+stop_watch() {
+    [ -n "$WATCH_PID" ] || return 0
+    kill -INT "$WATCH_PID" 2>/dev/null || true
+    wait "$WATCH_PID" 2>/dev/null || true
+    WATCH_PID=""
+}
 cleanup() {
     [ "$CLEANED" = 0 ] || return 0
     CLEANED=1
+    stop_watch
     stop_presenced
     if [ -s "$KDIR/kamailio.pid" ]; then
         "$HERE/kamailio/stop.sh" "$KDIR" 2>/dev/null || "$HERE/kamailio/stop.sh" --kill "$KDIR" 2>/dev/null || true
@@ -104,6 +116,7 @@ heading() { printf '\n===== %s\n' "$*"; }
 # ctl ARGS...: run presencectl on the demo socket, report a non-zero exit
 ctl() {
     local rc=0
+    echo "\$ presencectl $*"
     "$PRESENCECTL" -s "$SOCK" "$@" || rc=$?
     [ "$rc" = 0 ] || echo "(presencectl $* exited $rc)"
 }
@@ -160,44 +173,116 @@ if [ "$ready" != 1 ]; then
 fi
 echo "presenced pid $DAEMON_PID, config $CONF, log $LOG, socket $SOCK"
 
-# 3. publish some states
-heading "Publishing states to Kamailio (scripts/publish.sh)"
-publish() {
-    echo "publish.sh $*"
-    "$HERE/publish.sh" -d "$KDIR" "$@" || echo "(publish.sh $* failed; see $KDIR/sipp/)"
+# 3. presence, live
+WAIT_SECONDS=10
+PROBLEMS=0
+# wait_until WHAT COMMAND...: poll COMMAND (every 0.1 s, at most
+# WAIT_SECONDS) until it succeeds; on timeout say so and go on
+wait_until() {
+    local what=$1 deadline=$((SECONDS + WAIT_SECONDS))
+    shift
+    until "$@"; do
+        if [ $SECONDS -ge $deadline ]; then
+            echo "demo.sh: $what did not happen within ${WAIT_SECONDS}s" >&2
+            PROBLEMS=1
+            return 0
+        fi
+        sleep 0.1
+    done
 }
-publish -u alice presence open away "Gone home"
-publish -u bob presence open on-the-phone "On the phone"
-publish -u alice dialog confirmed initiator
+# The predicates below run through wait_until, which shellcheck cannot see.
+# shellcheck disable=SC2317
+# jq-less JSON reading: json_get 'PYTHON EXPRESSION on j' < json
+json_get() { python3 -c 'import json, sys; j = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1" 2>/dev/null; }
+# shows USER KIND STATE: presencectl shows that state, not stale
+# shellcheck disable=SC2317
+shows() {
+    [ "$("$PRESENCECTL" -j -s "$SOCK" user "$1" 2>/dev/null |
+        json_get "j['$2']['state'] + ('?' if j['$2']['stale'] else '')")" = "$3" ]
+}
+# all_active: every subscription of the enabled connectors is active
+# shellcheck disable=SC2317
+all_active() {
+    [ "$("$PRESENCECTL" -j -s "$SOCK" connectors 2>/dev/null | json_get "(
+sum(c['subscriptions']['active'] for c in j['connectors']) > 0 and
+all(n == 0 for c in j['connectors'] for s, n in c['subscriptions'].items() if s != 'active'))")" = True ]
+}
+publish() {
+    local a shown=""
+    for a in "$@"; do
+        case "$a" in *' '*) shown+=" \"$a\"" ;; *) shown+=" $a" ;; esac
+    done
+    echo "\$ publish.sh$shown"
+    "$HERE/publish.sh" -d "$KDIR" "$@" >/dev/null || echo "(publish.sh $* failed; see $KDIR/sipp/)"
+}
+# watched TEXT: the background watch has printed a line containing TEXT
+# shellcheck disable=SC2317
+watched() { grep -qF -- "$1" "$WATCH_OUT"; }
+explain() { printf '%s\n' "$@"; echo; }
 
-# The connector probes Kamailio (OPTIONS to the service account, answering
-# its digest challenge); wait (bounded) until it says connected.
-deadline=$((SECONDS + 10))
-while [ $SECONDS -lt $deadline ]; do
-    if "$PRESENCECTL" -j -s "$SOCK" connectors 2>/dev/null | grep -q '"status": "connected"'; then
-        break
-    fi
-    sleep 0.2
-done
-# Subscriptions are not there yet: the daemon does not subscribe, so the
-# states published above are not shown and users read "unknown".
-echo "(presenced probes its connectors but does not subscribe yet: states show as unknown)"
-
-# 4. show
-heading "presencectl -s $SOCK status"
-ctl status
-heading "presencectl -s $SOCK connectors"
+heading "The connectors: presenced probes Kamailio and subscribes to every user"
+explain "Each user has two subscriptions (RFC 6665): rich presence (Event: presence)" \
+        "and telephony presence (Event: dialog). SUBSCRIPTIONS counts them by status."
+wait_until "connected, every subscription active" all_active
 ctl connectors
-heading "presencectl -s $SOCK users"
+
+heading "Users before anyone published: nothing known yet"
+explain "A subscription is active, but Kamailio has no state for these users: unknown."
 ctl users
-heading "presencectl -s $SOCK -j users | python3 -m json.tool | head -40"
-{ "$PRESENCECTL" -s "$SOCK" -j users | python3 -m json.tool | head -40; } || true
+
+heading "Alice leaves with a note; Bob answers a call"
+explain "publish.sh sends a PUBLISH as the user's client or phone would (SIPp);" \
+        "Kamailio NOTIFYs presenced, which updates the users at once."
+publish -u alice presence open away "Gone home"
+publish -u bob dialog confirmed recipient
+wait_until "alice away" shows alice rich away
+wait_until "bob busy" shows bob telephony busy
+echo
+ctl users
+
+heading "Everything presenced knows about Alice"
+explain "The PIDF she published (tuple and person, RPID activity, note) and the" \
+        "subscription behind each kind of presence."
+ctl user alice
+
+heading "Changes as they happen: presencectl watch alice bob"
+explain "A watch prints one line per change of the shown state. Bob hangs up, a" \
+        "second call rings and is missed, then Alice is back at her desk."
+WATCH_OUT="$DEMO/watch.out"
+"$PRESENCECTL" -s "$SOCK" watch alice bob >"$WATCH_OUT" 2>&1 &
+WATCH_PID=$!
+wait_until "the watch to start" watched "watching"
+publish -u bob dialog terminated recipient
+wait_until "bob idle in the watch" watched "bob telephony busy -> idle"
+publish -u bob dialog early recipient
+wait_until "bob ringing in the watch" watched "bob telephony idle -> ringing"
+publish -u bob dialog terminated recipient
+wait_until "bob idle again in the watch" watched "bob telephony ringing -> idle"
+publish -u alice presence open working "Back at my desk"
+wait_until "alice available in the watch" watched "alice rich away -> available"
+stop_watch
+echo
+echo "\$ presencectl watch alice bob   (stopped with Ctrl-C after these changes)"
+cat "$WATCH_OUT"
+
+heading "The connectors again: status, probes and subscription counts"
+ctl connectors
+
+heading "A forced subscribe: presencectl subscribe carol --seconds 30"
+explain "It subscribes a user now, to test the configuration. Here every user is" \
+        "subscribed already (subscribe = \"all\"), so it reports the subscriptions" \
+        "as existing; with subscribe = \"on_demand\" it would start them for 30 s."
+ctl subscribe carol --seconds 30
 
 if [ "${DEMO_NONINTERACTIVE:-0}" = 1 ]; then
     echo
     echo "DEMO_NONINTERACTIVE=1: stopping the demo."
     cleanup
     trap - EXIT
+    if [ "$PROBLEMS" = 1 ]; then
+        echo "Demo ended with errors (see above; presenced log: $LOG)."
+        exit 1
+    fi
     echo "Demo stopped."
     exit 0
 fi
@@ -205,8 +290,10 @@ fi
 # 5. keep running until Ctrl-C / SIGTERM (make demo-stop) or the daemon dies
 echo
 echo "Demo running. Ctrl-C (or make demo-stop) stops it."
-echo "Try: $PRESENCECTL -s $SOCK users"
+echo "Try: $PRESENCECTL -s $SOCK watch"
 echo "     $HERE/publish.sh -d $KDIR -u carol presence open busy \"In a meeting\""
+echo "     $HERE/publish.sh -d $KDIR -u carol dialog early recipient"
+echo "     $PRESENCECTL -s $SOCK users"
 while alive "$DAEMON_PID"; do
     sleep 1
 done

@@ -20,7 +20,9 @@
 #
 # The SIP-ETag of each user and event is kept in KAMAILIO_DIR/etag-USER-EVENT
 # and sent as SIP-If-Match next time, so a user keeps one publication per
-# event (on 412 the ETag is dropped and a new publication is made). SIPp
+# event (on 412 the ETag is dropped and a new publication is made). Dialog
+# states describe one call (dialog d-USER-N) until a terminated one; the next
+# dialog command starts call N+1 in a new publication. SIPp
 # logs go to KAMAILIO_DIR/sipp/.
 # Prints one line on stdout:  PUBLISH-RESULT <code>   (408 = no answer)
 # Exit 0 only on 200; 1 otherwise; 2 on a usage error.
@@ -136,17 +138,34 @@ publish() {
     [ "$RESULT_CODE" = 200 ]
 }
 
-# dialog keys for USER: one dialog per user, version counted up per publish
+# dialog keys for USER: one dialog per call (d-USER-N), version counted up
+# per publish. Kamailio refuses to modify a publication whose dialog is
+# terminated ("Trying to update an already terminated state. Skipping
+# update."), so a terminated dialog ends the call: end_call drops the ETag and
+# the next dialog command publishes call N+1 anew (the terminated one stays
+# until it expires; watchers leave terminated dialogs out).
 dialog_keys() {
     local state=$1 direction=$2 hold=$3 vfile="$KDIR/dialog-version-$USER_NAME" version=0 peer=bob params=""
+    local call
+    call=$(current_call)
     [ -s "$vfile" ] && version=$(cat "$vfile")
     version=$((version + 1))
     echo "$version" >"$vfile"
     [ "$USER_NAME" = bob ] && peer=alice
     [ "$hold" = hold ] && params='<param pname="+sip.rendering" pvalue="no"/>'
     DKEYS=(-key state "$state" -key direction "$direction" -key peer "$peer"
-           -key dialog_id "d-$USER_NAME-1" -key version "$version"
+           -key dialog_id "d-$USER_NAME-$call" -key version "$version"
            -key target_params "$params")
+}
+current_call() {
+    local cfile="$KDIR/dialog-call-$USER_NAME"
+    if [ -s "$cfile" ]; then cat "$cfile"; else echo 1; fi
+}
+end_call() {
+    local call
+    call=$(current_call)
+    echo $((call + 1)) >"$KDIR/dialog-call-$USER_NAME"
+    rm -f "$KDIR/etag-$USER_NAME-dialog"
 }
 
 CMD=$1; shift
@@ -164,6 +183,7 @@ case "$CMD" in
         [ $# -eq 2 ] || [ "$3" = hold ] || usage
         dialog_keys "$1" "$2" "${3:-}"
         publish dialog "$EXPIRES" "${DKEYS[@]}"
+        [ "$1" != terminated ] || end_call
         ;;
     unpublish)
         [ $# -eq 1 ] || usage
