@@ -29,6 +29,7 @@ struct DaemonSection {
     unsigned control_mode = 0660;
     std::string control_group;  // "" = the daemon's own group
     std::string state_db = "/var/lib/presenced/state.db";
+    int flush_interval_ms = 500;  // presence cache writes coalesced for at most this long
     log::Level log_level = log::Level::info;
 };
 
@@ -58,6 +59,8 @@ struct PresenceSection {
     int retry_min = 10;         // s, floor of the per-subscription back-off (full jitter)
     int retry_max = 900;        // s, its cap
     int on_demand_linger = 30;  // s a subscription outlives its last watcher (on_demand)
+    int cache_horizon = 86400;  // s: a cached state older than this shows unknown at start
+    std::string users_csv;      // "" = none: a CSV of users loaded at start and reload
     int shutdown_timeout = 5;   // s spent unsubscribing (Expires: 0) before exiting anyway
 };
 

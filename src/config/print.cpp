@@ -66,6 +66,7 @@ std::string print_effective(const Config& c) {
     w.str("control_mode", mode);
     w.str("control_group", c.daemon.control_group);
     w.str("state_db", c.daemon.state_db);
+    w.num("flush_interval_ms", c.daemon.flush_interval_ms);
     w.str("log_level", log::level_name(c.daemon.log_level));
 
     w.out += "\n[sip]\n";
@@ -94,6 +95,8 @@ std::string print_effective(const Config& c) {
     w.num("retry_max", c.presence.retry_max);
     w.num("on_demand_linger", c.presence.on_demand_linger);
     w.num("shutdown_timeout", c.presence.shutdown_timeout);
+    w.num("cache_horizon", c.presence.cache_horizon);
+    w.str("users_csv", c.presence.users_csv, c.presence.users_csv.empty() ? "none" : "");
 
     for (const auto& k : c.connectors) {
         w.out += "\n[[connector]]\n";

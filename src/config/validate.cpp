@@ -27,6 +27,8 @@ constexpr int kMinForceSeconds = 1, kMaxForceSeconds = 3600;
 // Back-off of one subscription (rfc-checklist 16.12): a floor of at least 1 s
 // so a failing server is never hammered, a cap of at most a day.
 constexpr int kMinRetryMin = 1, kMaxRetryMin = 3600;
+constexpr int kMinFlushIntervalMs = 10, kMaxFlushIntervalMs = 60'000;
+constexpr int kMinCacheHorizon = 60, kMaxCacheHorizon = 366 * 86400;
 constexpr int kMinRetryMax = 10, kMaxRetryMax = 86400;
 constexpr int kMinLinger = 0, kMaxLinger = 3600;
 // Unsubscribing at shutdown must not hold up a stop (systemd gives 90 s by default).
@@ -207,6 +209,7 @@ void read_daemon(const toml::table& t, Config& c, Sink& sink) {
                        cat("control_group ", quoted(d.control_group), " is not a group on this system"));
     }
     if (r.get("state_db", d.state_db)) check_absolute_path(r, "state_db", d.state_db, 4096);
+    r.get("flush_interval_ms", d.flush_interval_ms, kMinFlushIntervalMs, kMaxFlushIntervalMs);
     std::string level;
     if (r.get_choice("log_level", level, {"error", "warn", "info", "debug", "trace"}))
         d.log_level = *log::parse_level(level);
@@ -279,6 +282,9 @@ void read_presence(const toml::table& t, Config& c, Sink& sink) {
                    cat("retry_max (", p.retry_max, ") must not be less than retry_min (", p.retry_min, ")"));
     r.get("on_demand_linger", p.on_demand_linger, kMinLinger, kMaxLinger);
     r.get("shutdown_timeout", p.shutdown_timeout, kMinShutdownTimeout, kMaxShutdownTimeout);
+    r.get("cache_horizon", p.cache_horizon, kMinCacheHorizon, kMaxCacheHorizon);
+    if (r.get("users_csv", p.users_csv) && !p.users_csv.empty())
+        check_absolute_path(r, "users_csv", p.users_csv, 4096);
     r.finish();
 }
 
@@ -469,6 +475,7 @@ const std::vector<std::string>& known_keys() {
         "daemon.control_mode",
         "daemon.control_group",
         "daemon.state_db",
+        "daemon.flush_interval_ms",
         "daemon.log_level",
         "sip.listen",
         "sip.contact_host",
@@ -487,6 +494,8 @@ const std::vector<std::string>& known_keys() {
         "presence.subscribe",
         "presence.force_subscribe_seconds",
         "presence.expires",
+        "presence.cache_horizon",
+        "presence.users_csv",
         "presence.retry_min",
         "presence.retry_max",
         "presence.on_demand_linger",

@@ -23,7 +23,7 @@ json counters_json(const connector::Counters& c) {
 json subscriptions_json(const std::map<std::string, size_t>& counts) {
     json out = json::object();
     for (auto name : subscription::status_names()) {
-        if (name == "none") continue;
+        if (name == "none" || name == "restoring") continue;  // states of a source, not of a subscription
         const auto it = counts.find(std::string(name));
         out[std::string(name)] = it == counts.end() ? size_t{0} : it->second;
     }

@@ -13,9 +13,17 @@ namespace presenced::control {
 const std::vector<Command>& command_table() {
     // New commands go at the end: `version` lists them in this order.
     static const std::vector<Command> table = {
-        {"version", cmd_version, nullptr},     {"status", cmd_status, nullptr}, {"connectors", cmd_connectors, nullptr},
-        {"users", cmd_users, nullptr},         {"reload", cmd_reload, nullptr}, {"user", cmd_user, nullptr},
-        {"subscribe", cmd_subscribe, nullptr}, {"watch", nullptr, cmd_watch},
+        {"version", cmd_version, nullptr},
+        {"status", cmd_status, nullptr},
+        {"connectors", cmd_connectors, nullptr},
+        {"users", cmd_users, nullptr},
+        {"reload", cmd_reload, nullptr},
+        {"user", cmd_user, nullptr},
+        {"subscribe", cmd_subscribe, nullptr},
+        {"watch", nullptr, cmd_watch},
+        {"note", cmd_note, nullptr},
+        {"import_users", cmd_import_users, nullptr},
+        {"connector_restart", cmd_connector_restart, nullptr},
     };
     return table;
 }

@@ -57,6 +57,15 @@ public:
     using WatchSink = std::function<void(const presence::Event&)>;
     virtual util::Result<uint64_t> watch(const std::vector<std::string>& usernames, WatchSink sink) = 0;
     virtual void unwatch(uint64_t id) = 0;
+    // Operator note of a user ("" removes it), kept in the state database:
+    // not_found for an unknown user.
+    virtual util::Status set_note(const std::string& username, const std::string& text) = 0;
+    // Users from a CSV file the daemon reads (presencectl(8) users import):
+    // with errors and !partial nothing changes (report.applied false).
+    virtual util::Result<presence::ImportReport> import_users(const std::string& path, bool partial) = 0;
+    // Restarts one connector: its probe and its subscriptions (not_found,
+    // or invalid_argument when it is disabled or has no server).
+    virtual util::Status restart_connector(const std::string& name) = 0;
 };
 
 // The connection a request came on, for the commands that change it
@@ -102,5 +111,8 @@ util::Result<json> cmd_reload(Services&, const Args&);
 util::Result<json> cmd_user(Services&, const Args&);
 util::Result<json> cmd_subscribe(Services&, const Args&);
 util::Result<json> cmd_watch(Services&, const Args&, Session&);
+util::Result<json> cmd_note(Services&, const Args&);
+util::Result<json> cmd_import_users(Services&, const Args&);
+util::Result<json> cmd_connector_restart(Services&, const Args&);
 
 }  // namespace presenced::control

@@ -85,6 +85,8 @@ json source_json(const presence::SourceView& s, std::time_t now) {
         {"age_s", since(s.received_at, now)},
         {"body", body_status(s)},
         {"body_error", s.body_error},
+        {"restored", s.restored},
+        {"cached_state", s.cached_state},
         {"last_code", s.last_code},
         {"last_reason", s.last_reason},
         {"last_state_reason", s.last_state_reason},

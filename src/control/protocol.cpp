@@ -110,6 +110,13 @@ util::Result<long long> Args::integer(std::string_view key, long long fallback) 
     return it->get<long long>();
 }
 
+util::Result<bool> Args::boolean(std::string_view key, bool fallback) const {
+    auto it = args_.find(key);
+    if (it == args_.end()) return fallback;
+    if (!it->is_boolean()) return make_error(Errc::bad_request, cat("argument \"", key, "\" must be true or false"));
+    return it->get<bool>();
+}
+
 util::Result<std::vector<std::string>> Args::strings(std::string_view key) const {
     std::vector<std::string> out;
     auto it = args_.find(key);

@@ -46,6 +46,8 @@ public:
     // An integer; one beyond the range of long long is clamped to it, so the
     // caller's range check refuses it (never a silent wrap-around).
     util::Result<long long> integer(std::string_view key, long long fallback) const;
+    // true or false; absent -> fallback.
+    util::Result<bool> boolean(std::string_view key, bool fallback) const;
     // An array of strings; absent -> empty.
     util::Result<std::vector<std::string>> strings(std::string_view key) const;
 

@@ -4,24 +4,28 @@
 #include "util/text.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace presenced::presence {
 
-Directory Directory::from_config(const config::Config& config) {
+Directory Directory::from_config(const config::Config& config, const std::vector<config::User>& extra) {
     Directory d;
-    d.users_.reserve(config.users.size());
-    for (const auto& u : config.users) {
-        UserEntry e;
-        e.username = u.username;
-        e.display_name = u.display_name;
-        e.department = u.department;
-        e.extension = u.extension;
-        e.rich_uri = u.rich_uri;
-        e.telephony_uri = config.resolved_telephony_uri(u);
-        e.rich = e.rich_uri.empty() ? RichState::not_configured : RichState::unknown;
-        e.telephony = e.telephony_uri.empty() ? TelephonyState::not_configured : TelephonyState::unknown;
-        d.users_.push_back(std::move(e));
-    }
+    d.users_.reserve(config.users.size() + extra.size());
+    std::unordered_set<std::string> seen;
+    for (const auto* list : {&config.users, &extra})
+        for (const auto& u : *list) {
+            if (!seen.insert(u.username).second) continue;
+            UserEntry e;
+            e.username = u.username;
+            e.display_name = u.display_name;
+            e.department = u.department;
+            e.extension = u.extension;
+            e.rich_uri = u.rich_uri;
+            e.telephony_uri = config.resolved_telephony_uri(u);
+            e.rich = e.rich_uri.empty() ? RichState::not_configured : RichState::unknown;
+            e.telephony = e.telephony_uri.empty() ? TelephonyState::not_configured : TelephonyState::unknown;
+            d.users_.push_back(std::move(e));
+        }
     return d;
 }
 

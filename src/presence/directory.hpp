@@ -26,7 +26,9 @@ struct UserEntry {
 
 class Directory {
 public:
-    static Directory from_config(const config::Config& config);
+    // The config's [[user]] tables, then `extra` (users imported from CSV,
+    // in order), skipping any username already present.
+    static Directory from_config(const config::Config& config, const std::vector<config::User>& extra = {});
 
     const std::vector<UserEntry>& users() const { return users_; }
     const UserEntry* find(std::string_view username) const;

@@ -30,6 +30,10 @@ struct Source {
     DialogTracker dialogs;           // telephony (Event: dialog): version tracking and rows
     std::time_t received_at = 0;     // wall clock of the last body applied (0 = never)
     std::string body_error;          // "" or the last parse error ("malformed: ..."): status bad_body
+    // Restored from the state cache at start and not yet confirmed by a
+    // NOTIFY body (presenced(8) STORE): shown stale whatever the subscription.
+    bool restored = false;
+    std::string cached_state;  // the state the cache had, even beyond the horizon ("" = none)
     // Set by the caller before aggregate():
     bool fresh = false;               // its subscription is active
     bool connector_positive = false;  // its connector's status is positive (connected, credentials_not_found)

@@ -15,6 +15,8 @@ namespace {
 
 constexpr Kind kKinds[] = {Kind::rich, Kind::telephony};
 constexpr uint64_t kMsPerS = 1000;
+// Bodies larger than this are not cached (the state and message still are).
+constexpr size_t kMaxCachedBody = size_t{16} * 1024;
 
 std::string_view shown_name(Kind kind, const Shown& s) {
     return kind == Kind::rich ? state_name(s.rich) : state_name(s.telephony);
@@ -115,7 +117,10 @@ void Service::apply(std::shared_ptr<const config::Config> config, const Director
         }
         kept.emplace(e.username, std::move(u));
     }
-    for (auto& [name, u] : users_) release_all(u);  // what is left was removed
+    for (auto& [name, u] : users_) {  // what is left was removed
+        release_all(u);
+        if (network_.forget) network_.forget(name);
+    }
     users_ = std::move(kept);
     for (auto& [name, u] : users_) {
         reconcile(u);
@@ -194,6 +199,20 @@ void Service::on_body(Subscription& s, const sip::Message& notify) {
     const std::time_t now = std::time(nullptr);
     const ApplyResult r = kind == Kind::rich ? apply_rich(*src, notify.content_type(), notify.body(), now)
                                              : apply_telephony(*src, notify.content_type(), notify.body(), now);
+    if (r.error.empty() && !r.ignored) {
+        src->restored = false;  // confirmed or replaced by the server
+        if (network_.persist) {
+            const auto info = s.info();
+            CachedSource row{
+                u->entry.username, std::string(kind_name(kind)),
+                src->connector,    std::string(kind == Kind::rich ? state_name(src->rich) : state_name(src->telephony)),
+                src->message,      "",
+                src->received_at,  info.last_code,
+                info.last_reason};
+            if (notify.body().size() <= kMaxCachedBody) row.detail = cat(notify.content_type(), "\n", notify.body());
+            network_.persist(row);
+        }
+    }
     if (!r.error.empty())
         log::info("presence ", u->entry.username, "/", kind_name(kind), "@", src->connector,
                   ": body refused, previous state kept: ", r.error);
@@ -205,7 +224,8 @@ void Service::update_shown(UserState& u, Kind kind) {
     KindState& ks = kind_state(u, kind);
     for (auto& src : ks.sources) {
         const Subscription* sub = manager_.find({u.entry.username, std::string(kind_name(kind)), src.connector});
-        src.fresh = sub && sub->status() == subscription::Status::active;
+        // A restored state is stale until a body confirms it, whatever the subscription says.
+        src.fresh = sub && sub->status() == subscription::Status::active && !src.restored;
         auto p = positive_.find(src.connector);
         src.connector_positive = p != positive_.end() && p->second;
     }
@@ -273,6 +293,61 @@ void Service::connector_changed(const connector::Connector& c) {
     if (!flipped) return;
     for (auto& [name, u] : users_)
         for (Kind kind : kKinds) update_shown(u, kind);
+}
+
+void Service::restart_connector(const std::string& name) {
+    if (std::find(connectors_.begin(), connectors_.end(), name) == connectors_.end()) return;
+    manager_.remove_connector(name, true);
+    set_connector(*config_->find_connector(name));
+    for (auto& [user, u] : users_) reconcile(u);
+}
+
+void Service::restore(const std::vector<CachedSource>& rows, std::time_t now) {
+    const std::time_t horizon = config_ ? config_->presence.cache_horizon : 0;
+    size_t restored = 0, expired = 0;
+    for (const auto& row : rows) {
+        auto it = users_.find(row.username);
+        if (it == users_.end()) continue;  // no longer in the directory
+        const Kind kind = row.kind == "rich" ? Kind::rich : Kind::telephony;
+        auto& sources = kind_state(it->second, kind).sources;
+        auto src =
+            std::find_if(sources.begin(), sources.end(), [&](const Source& s) { return s.connector == row.connector; });
+        if (src == sources.end()) continue;
+        // Entries and dialogs for `user NAME`: the cached body parsed again.
+        if (const auto nl = row.detail.find('\n'); nl != std::string::npos) {
+            const std::string_view type(row.detail.data(), nl);
+            const std::string_view body = std::string_view(row.detail).substr(nl + 1);
+            (void)(kind == Kind::rich ? apply_rich(*src, type, body, row.received_at)
+                                      : apply_telephony(*src, type, body, row.received_at));
+        }
+        src->cached_state = row.state;
+        src->message = row.message;
+        src->received_at = row.received_at;
+        src->body_error.clear();
+        src->restored = true;
+        if (kind == Kind::rich) {
+            src->rich = parse_rich_state(row.state).value_or(RichState::unknown);
+        } else {
+            src->telephony = parse_telephony_state(row.state).value_or(TelephonyState::unknown);
+        }
+        // Older than the horizon: not shown (unknown), but kept for `user NAME`.
+        src->known = now - row.received_at <= horizon;
+        ++(src->known ? restored : expired);
+    }
+    for (auto& [name, u] : users_)
+        for (Kind kind : kKinds) update_shown(u, kind);
+    log::info("state cache: ", restored, " sources restored (stale until confirmed), ", expired,
+              " older than cache_horizon shown as unknown");
+}
+
+util::Status Service::set_note(const std::string& username, const std::string& text) {
+    if (!users_.count(username))
+        return util::Error{"not_found", cat("no user \"", util::escape_control(username), "\"")};
+    if (text.empty())
+        notes_.erase(username);
+    else
+        notes_[username] = text;
+    return util::Ok{};
 }
 
 util::Result<ForceReport> Service::force_subscribe(std::string_view username, int seconds) {

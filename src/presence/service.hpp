@@ -25,6 +25,15 @@
 
 namespace presenced::presence {
 
+// One source as the state cache keeps it (store/), for warm start.
+struct CachedSource {
+    std::string username, kind, connector, state, message;
+    std::string detail;  // "<content type>\n<last body>", or "" (too large or none)
+    std::time_t received_at = 0;
+    int last_code = 0;
+    std::string last_reason;
+};
+
 class Service {
 public:
     struct Network {
@@ -34,6 +43,10 @@ public:
         std::function<void(sip::RequestSpec, const sip::Target&, sip::Endpoint::Done)> send;
         // Our Contact toward a target: "<sip:presenced@host:port;transport=tcp>".
         std::function<std::string(const sip::Target&)> contact;
+        // The state cache: a source's new state (after each body applied),
+        // and a user gone from the directory. Optional.
+        std::function<void(const CachedSource&)> persist;
+        std::function<void(const std::string& username)> forget;
     };
 
     Service(ev::Clock& clock, Network network);
@@ -44,6 +57,17 @@ public:
     // Start and reload: users, connectors and policy; subscribes what is
     // wanted (paced), unsubscribes what no longer is, leaves the rest alone.
     void apply(std::shared_ptr<const config::Config> config, const Directory& directory);
+    // Warm start: cached states of the users apply() created, shown stale
+    // ("restoring") until a NOTIFY confirms them; older than
+    // presence.cache_horizon: unknown, the old value kept as cached_state.
+    void restore(const std::vector<CachedSource>& rows, std::time_t now);
+    // Operator notes (presencectl note).
+    void set_notes(std::unordered_map<std::string, std::string> notes) { notes_ = std::move(notes); }
+    util::Status set_note(const std::string& username, const std::string& text);
+    // presencectl connector restart: its subscriptions end (unsubscribed) and start again, paced.
+    void restart_connector(const std::string& name);
+    bool has_user(const std::string& username) const { return users_.count(username) != 0; }
+
     // A connector's health changed (positive or not feeds aggregation).
     void connector_changed(const connector::Connector& connector);
 
@@ -109,7 +133,8 @@ private:
     std::vector<std::string> connectors_;                    // enabled connectors with a server, config order
     std::unordered_map<std::string, bool> positive_;         // connector name -> health positive
     std::unordered_map<std::string, std::string> statuses_;  // connector name -> status name (for events)
-    int all_watchers_ = 0;                                   // watches of every user
+    int all_watchers_ = 0;
+    std::unordered_map<std::string, std::string> notes_;  // watches of every user
     std::unordered_map<uint64_t, Watcher> watchers_;
     uint64_t next_watch_ = 1;
     bool shutting_down_ = false;

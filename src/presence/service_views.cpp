@@ -36,6 +36,8 @@ KindView Service::kind_view(const UserState& u, Kind kind) const {
         sv.message = src.message;
         sv.received_at = src.received_at;
         sv.body_error = src.body_error;
+        sv.restored = src.restored;
+        sv.cached_state = src.cached_state;
         if (!uri.empty()) {
             if (const auto* sub = manager_.find({u.entry.username, std::string(kind_name(kind)), src.connector})) {
                 const auto info = sub->info();
@@ -51,6 +53,9 @@ KindView Service::kind_view(const UserState& u, Kind kind) const {
                 sv.next_retry_at = info.next_retry_at;
                 sv.notifies = info.notifies;
             }
+            const bool unanswered = sv.subscription == "none" || sv.subscription == "queued" ||
+                                    sv.subscription == "subscribing";
+            if (src.restored && unanswered) sv.subscription = "restoring";
         }
         v.sources.push_back(std::move(sv));
     }
@@ -60,6 +65,7 @@ KindView Service::kind_view(const UserState& u, Kind kind) const {
 UserView Service::view_of(const UserState& u) const {
     UserView v;
     v.user = u.entry;
+    if (auto n = notes_.find(u.entry.username); n != notes_.end()) v.note = n->second;
     v.rich = kind_view(u, Kind::rich);
     v.telephony = kind_view(u, Kind::telephony);
     const uint64_t now = clock_.now_ms();

@@ -24,6 +24,8 @@ struct SourceView {
     std::string message;
     std::time_t received_at = 0;    // last body applied (0 = never)
     std::string body_error;         // "" or the last parse error (the source is then bad_body)
+    bool restored = false;          // from the state cache, not yet confirmed by a NOTIFY
+    std::string cached_state;       // what the cache had at start ("" = nothing), even beyond cache_horizon
     int last_code = 0;              // last final response to a SUBSCRIBE (0 = none yet)
     std::string last_reason;        // its reason phrase
     std::string last_state_reason;  // last Subscription-State reason= ("" when none)
@@ -67,6 +69,19 @@ struct ForceReport {
     std::string username;
     int seconds = 0;
     std::vector<ForceResult> results;
+};
+
+// What `users import` did.
+struct ImportReport {
+    std::string path;
+    size_t rows = 0;       // data rows read
+    size_t imported = 0;   // users now imported from this file
+    bool applied = false;  // false: errors and no --partial, nothing changed
+    struct Problem {
+        int line = 0;
+        std::string code, message;
+    };
+    std::vector<Problem> errors;
 };
 
 // One line of the watch stream.

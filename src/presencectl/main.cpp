@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <vector>
@@ -35,6 +36,9 @@ const char* kUsage =
     "  user NAME\n"
     "  subscribe NAME [--seconds N]\n"
     "  watch [NAME...]\n"
+    "  note NAME TEXT | note NAME --clear\n"
+    "  users import FILE [--partial]\n"
+    "  connector restart NAME\n"
     "  reload\n";
 
 int usage(const std::string& message) {
@@ -72,9 +76,71 @@ bool contains(const std::vector<std::string>& list, const std::string& item) {
     return false;
 }
 
+// The commands of more than one word, or with free text: note, users
+// import, connector restart. Returns false when words is none of them.
+bool parse_admin(const std::vector<std::string>& words, std::string& cmd, json& args, std::string& error,
+                 bool& handled) {
+    handled = true;
+    args = json::object();
+    if (words[0] == "note") {
+        cmd = "note";
+        if (words.size() < 3) {
+            error = "note: a user name and a text (or --clear) are needed";
+            return false;
+        }
+        args["username"] = words[1];
+        if (words.size() == 3 && words[2] == "--clear") {
+            args["text"] = "";
+            return true;
+        }
+        std::vector<std::string> text(words.begin() + 2, words.end());
+        args["text"] = util::join(text, " ");
+        return true;
+    }
+    if (words[0] == "users" && words.size() >= 2 && words[1] == "import") {
+        cmd = "import_users";
+        bool partial = false;
+        std::string file;
+        for (size_t i = 2; i < words.size(); ++i) {
+            if (words[i] == "--partial")
+                partial = true;
+            else if (file.empty() && words[i].rfind("--", 0) != 0)
+                file = words[i];
+            else {
+                error = util::cat("users import: unexpected argument ", util::escape_control(words[i]));
+                return false;
+            }
+        }
+        if (file.empty()) {
+            error = "users import: a CSV file is needed";
+            return false;
+        }
+        // The daemon reads the file: give it an absolute path.
+        std::error_code ec;
+        const auto absolute = std::filesystem::absolute(file, ec);
+        args["path"] = ec ? file : absolute.lexically_normal().string();
+        args["partial"] = partial;
+        return true;
+    }
+    if (words[0] == "connector") {
+        cmd = "connector_restart";
+        if (words.size() != 3 || words[1] != "restart") {
+            error = "connector: usage: connector restart NAME";
+            return false;
+        }
+        args["name"] = words[2];
+        return true;
+    }
+    handled = false;
+    return false;
+}
+
 // Turns "users --user al --rich away" or "subscribe alice --seconds 30"
 // into the request's args.
 bool parse_command(const std::vector<std::string>& words, std::string& cmd, json& args, std::string& error) {
+    bool handled = false;
+    const bool admin_ok = parse_admin(words, cmd, args, error, handled);
+    if (handled) return admin_ok;
     cmd = words[0];
     auto known = grammars().find(cmd);
     if (known == grammars().end()) {
@@ -255,10 +321,12 @@ int main(int argc, char** argv) {
         if (!quiet && !json_out) std::cout << ctl::render_text(cmd, result, std::time(nullptr)) << std::flush;
         return stream_events(client, json_out, quiet, wait_mask);
     }
-    if (quiet) return kExitOk;
+    // users import that changed nothing (bad rows, no --partial) is a failure.
+    const int status = cmd == "import_users" && !result.value("applied", false) ? kExitDaemonError : kExitOk;
+    if (quiet) return status;
     if (json_out)
         std::cout << result.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
     else
         std::cout << ctl::render_text(cmd, result, std::time(nullptr));
-    return kExitOk;
+    return status;
 }

@@ -142,7 +142,33 @@ std::string render_reload(const json& r) {
 
 }  // namespace
 
+namespace {
+
+std::string render_note(const json& r) {
+    const std::string note = r.value("note", "");
+    return note.empty() ? util::cat("note of ", r.value("username", ""), " removed\n")
+                        : util::cat("note of ", r.value("username", ""), ": ", note, "\n");
+}
+
+std::string render_import(const json& r) {
+    std::string out;
+    for (const auto& e : r.value("errors", json::array()))
+        out += util::cat(r.value("path", ""), ": ", e.value("message", ""), "\n");
+    if (r.value("applied", false))
+        out += util::cat(r.value("imported", 0), " users imported from ", r.value("path", ""), " (", r.value("rows", 0),
+                         " rows, ", r.value("errors", json::array()).size(), " bad)\n");
+    else
+        out += util::cat("nothing imported: ", r.value("errors", json::array()).size(),
+                         " bad rows (--partial imports the good ones)\n");
+    return out;
+}
+
+}  // namespace
+
 std::string render_text(const std::string& command, const json& result, std::time_t now) {
+    if (command == "note") return render_note(result);
+    if (command == "import_users") return render_import(result);
+    if (command == "connector_restart") return util::cat("connector ", result.value("name", ""), " restarted\n");
     if (command == "version") return render_version(result);
     if (command == "status") return render_status(result, now);
     if (command == "connectors") return render_connectors(result, now);

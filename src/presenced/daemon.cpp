@@ -27,6 +27,8 @@ Daemon::Daemon(Options options, std::shared_ptr<const config::Config> config)
 
 Daemon::~Daemon() {
     presence_.reset();
+    if (store_) store_->close();
+    store_.reset();
     links_.clear();
     endpoint_.reset();
     clock_.reset();
@@ -65,7 +67,8 @@ sip::EndpointOptions endpoint_options(const config::Config& c) {
 void Daemon::apply(std::shared_ptr<const config::Config> config) {
     config_ = std::move(config);
     log::configure(effective_log_level(*config_, options_), options_.foreground_debug);
-    directory_ = presence::Directory::from_config(*config_);
+    if (store_) read_users_csv();
+    build_directory();
     if (endpoint_) rebuild_links();
     if (presence_) presence_->apply(config_, directory_);
 }
@@ -130,11 +133,25 @@ void Daemon::start_presence() {
         endpoint_->send_request(std::move(spec), target, std::move(done));
     };
     net.contact = [this](const sip::Target& target) { return contact_toward(target); };
+    net.persist = [this](const presence::CachedSource& c) {
+        if (store_)
+            store_->put_presence({c.username, c.kind, c.connector, c.state, c.message, c.detail,
+                                  static_cast<int64_t>(c.received_at), c.last_code, c.last_reason});
+    };
+    net.forget = [this](const std::string& username) {
+        if (store_) store_->forget_user(username);
+    };
     presence_ = std::make_unique<presence::Service>(*clock_, std::move(net));
     endpoint_->set_notify_hook(
         [this](const sip::Message& request, const sip::Inbound&) { return presence_->on_notify(request); });
     for (const auto& link : links_) presence_->connector_changed(link->snapshot());
     presence_->apply(config_, directory_);
+    // Warm start: in the same loop turn as apply(), so before any SUBSCRIBE
+    // has even been sent (the pacer sends from a timer), let alone answered.
+    presence_->restore(cached_, now());
+    presence_->set_notes(std::move(pending_notes_));
+    cached_.clear();
+    cached_.shrink_to_fit();
 }
 
 void Daemon::rebuild_links() {
@@ -177,6 +194,12 @@ int Daemon::run() {
         log::error(started.error().message);
         control_.reset();
         uv_run(&loop_, UV_RUN_NOWAIT);
+        return 1;
+    }
+    if (auto opened = open_store(); !opened) {
+        log::error(opened.error().message);
+        shutdown_handles();
+        uv_run(&loop_, UV_RUN_DEFAULT);
         return 1;
     }
     if (auto sip = start_sip(); !sip) {
@@ -234,6 +257,7 @@ void Daemon::shutdown() {
 void Daemon::shutdown_handles() {
     // Order: stop probing, close SIP sockets and timers, then the control socket.
     presence_.reset();
+    if (store_) store_->close();  // the last changes are written here
     links_.clear();
     if (endpoint_) endpoint_->close();
     if (clock_) clock_->close();

@@ -4,7 +4,9 @@
 
 #include <uv.h>
 
+#include <map>
 #include <memory>
+#include <unordered_map>
 
 #include "connector/link.hpp"
 #include "control/server.hpp"
@@ -12,6 +14,7 @@
 #include "presence/service.hpp"
 #include "presenced/options.hpp"
 #include "sip/endpoint.hpp"
+#include "store/store.hpp"
 
 namespace presenced::daemon {
 
@@ -41,6 +44,9 @@ public:
     util::Result<presence::ForceReport> force_subscribe(std::string_view username, int seconds) override;
     util::Result<uint64_t> watch(const std::vector<std::string>& usernames, WatchSink sink) override;
     void unwatch(uint64_t id) override;
+    util::Status set_note(const std::string& username, const std::string& text) override;
+    util::Result<presence::ImportReport> import_users(const std::string& path, bool partial) override;
+    util::Status restart_connector(const std::string& name) override;
 
 private:
     static void on_signal(uv_signal_t* handle, int signum);
@@ -53,6 +59,11 @@ private:
     void rebuild_links();
     void update_trusted_sources();
     void start_presence();
+    // The state cache (daemon_store.cpp).
+    util::Status open_store();
+    void read_users_csv();  // presence.users_csv, at start and reload
+    std::vector<config::User> imported_users() const;
+    void build_directory();
     std::optional<sip::Target> target_of(const std::string& connector) const;
     std::string contact_toward(const sip::Target& target) const;
 
@@ -60,6 +71,11 @@ private:
     std::shared_ptr<const config::Config> config_;
     std::shared_ptr<const config::Config> started_with_;  // what the socket and listeners were opened with
     presence::Directory directory_;
+    // Users imported from CSV, by source ("import:<path>", "csv:<path>"), in the store too.
+    std::map<std::string, std::vector<store::UserRow>> imported_;
+    std::vector<presence::CachedSource> cached_;
+    std::unordered_map<std::string, std::string>
+        pending_notes_;  // read at start, handed to presence_  // read at start, restored once the users exist
     std::vector<std::unique_ptr<connector::Link>> links_;
     control::ReloadReport last_reload_;
     std::string control_socket_;  // the path bound at start
@@ -68,6 +84,7 @@ private:
     uv_loop_t loop_{};
     std::unique_ptr<ev::LoopClock> clock_;
     std::unique_ptr<sip::Endpoint> endpoint_;
+    std::unique_ptr<store::Store> store_;          // before presence_: presence_ persists into it
     std::unique_ptr<presence::Service> presence_;  // after the endpoint: it sends through it
     uv_signal_t sighup_{}, sigterm_{}, sigint_{};
     std::unique_ptr<control::Server> control_;

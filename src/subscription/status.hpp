@@ -44,11 +44,12 @@ inline std::string_view status_name(Status s) {
     return "unknown";
 }
 
-// Every name, plus "none" (no subscription for that source).
+// Every name, plus "restoring" (the source shows a cached state and its
+// subscription has not been answered yet) and "none" (no subscription).
 inline const std::vector<std::string_view>& status_names() {
     static const std::vector<std::string_view> names{"queued",        "subscribing", "pending",      "active",
                                                      "retrying",      "rejected",    "no_such_user", "unsupported",
-                                                     "unsubscribing", "none"};
+                                                     "unsubscribing", "restoring", "none"};
     return names;
 }
 

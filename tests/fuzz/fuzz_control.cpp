@@ -44,6 +44,17 @@ public:
     }
     util::Result<uint64_t> watch(const std::vector<std::string>&, WatchSink) override { return uint64_t{1}; }
     void unwatch(uint64_t) override {}
+    util::Status set_note(const std::string& name, const std::string&) override {
+        if (name != "alice") return util::Error{"not_found", "no such user"};
+        return util::Ok{};
+    }
+    util::Result<presence::ImportReport> import_users(const std::string& path, bool) override {
+        return util::Error{"not_found", "cannot read " + path};
+    }
+    util::Status restart_connector(const std::string& name) override {
+        if (name != "pbx") return util::Error{"not_found", "no such connector"};
+        return util::Ok{};
+    }
 
 private:
     std::shared_ptr<const config::Config> config_;

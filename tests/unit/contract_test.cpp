@@ -68,7 +68,10 @@ TEST_CASE("every control command and its JSON keys are in presencectl(8)", "[con
     StreamSession session;
     // The arguments that make each command answer with everything it has.
     const std::map<std::string, json> args = {{"user", {{"username", "alice"}}},
-                                              {"subscribe", {{"username", "alice"}}}};
+                                              {"subscribe", {{"username", "alice"}}},
+                                              {"note", {{"username", "alice"}, {"text", "On leave"}}},
+                                              {"import_users", {{"path", "/users.csv"}, {"partial", true}}},
+                                              {"connector_restart", {{"name", "pbx"}}}};
     for (const auto& command : control::command_table()) {
         const std::string name(command.name);
         INFO("command " << name);

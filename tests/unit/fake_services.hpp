@@ -83,6 +83,28 @@ department = "Support"
         if (on_watch) on_watch(id);  // e.g. a service that reports something at once
         return id;
     }
+    util::Status set_note(const std::string& name, const std::string& text) override {
+        if (!directory_.find(name)) return util::Error{"not_found", "no user \"" + name + "\""};
+        notes[name] = text;
+        return util::Ok{};
+    }
+    util::Result<presence::ImportReport> import_users(const std::string& path, bool partial) override {
+        if (path == "/missing.csv") return util::Error{"not_found", "cannot read " + path};
+        presence::ImportReport r;
+        r.path = path;
+        r.rows = 3;
+        r.errors.push_back({3, "bad_uri", "line 3: rich_uri is not a SIP URI"});
+        r.applied = partial;
+        r.imported = partial ? 2 : 0;
+        return r;
+    }
+    util::Status restart_connector(const std::string& name) override {
+        restarted.push_back(name);
+        if (name != "pbx") return util::Error{"not_found", "no connector \"" + name + "\""};
+        return util::Ok{};
+    }
+    std::map<std::string, std::string> notes;
+    std::vector<std::string> restarted;
     void unwatch(uint64_t id) override {
         // A sink must never end its own watch from inside the delivery.
         if (emitting_) ++unwatched_while_emitting;

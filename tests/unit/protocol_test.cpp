@@ -457,3 +457,48 @@ TEST_CASE("answers survive invalid UTF-8 in what they echo", "[protocol]") {
     e.message = "\xff";
     CHECK(json::parse(event_line(e)).at("message").is_string());
 }
+
+TEST_CASE("note sets and clears a user's note, and checks its text", "[protocol][admin]") {
+    FakeServices s;
+    json a = request(s, "note", {{"username", "alice"}, {"text", "On leave"}});
+    REQUIRE(a.at("ok") == true);
+    CHECK(a.at("result").at("note") == "On leave");
+    CHECK(s.notes.at("alice") == "On leave");
+    a = request(s, "note", {{"username", "alice"}, {"text", ""}});
+    REQUIRE(a.at("ok") == true);
+    CHECK(s.notes.at("alice").empty());
+    CHECK(request(s, "note", {{"username", "nobody"}, {"text", "x"}}).at("error").at("code") == "not_found");
+    CHECK(request(s, "note", {{"text", "x"}}).at("error").at("code") == "invalid_argument");
+    CHECK(request(s, "note", {{"username", "alice"}, {"text", "two\nlines"}}).at("error").at("code") ==
+          "invalid_argument");
+    CHECK(request(s, "note", {{"username", "alice"}, {"text", std::string(1025, 'x')}}).at("error").at("code") ==
+          "invalid_argument");
+    CHECK(request(s, "note", {{"username", "alice"}, {"text", 7}}).at("error").at("code") == "bad_request");
+}
+
+TEST_CASE("import_users reports every bad row and whether it applied", "[protocol][admin]") {
+    FakeServices s;
+    json a = request(s, "import_users", {{"path", "/users.csv"}});
+    REQUIRE(a.at("ok") == true);
+    CHECK(a.at("result").at("applied") == false);
+    CHECK(a.at("result").at("imported") == 0);
+    REQUIRE(a.at("result").at("errors").size() == 1);
+    CHECK(a.at("result").at("errors").at(0).at("line") == 3);
+    CHECK(a.at("result").at("errors").at(0).at("code") == "bad_uri");
+    a = request(s, "import_users", {{"path", "/users.csv"}, {"partial", true}});
+    CHECK(a.at("result").at("applied") == true);
+    CHECK(a.at("result").at("imported") == 2);
+    CHECK(request(s, "import_users", {{"path", "users.csv"}}).at("error").at("code") == "invalid_argument");
+    CHECK(request(s, "import_users", {{"path", "/missing.csv"}}).at("error").at("code") == "not_found");
+    CHECK(request(s, "import_users", {{"path", "/u.csv"}, {"partial", "yes"}}).at("error").at("code") == "bad_request");
+}
+
+TEST_CASE("connector_restart restarts a known connector only", "[protocol][admin]") {
+    FakeServices s;
+    json a = request(s, "connector_restart", {{"name", "pbx"}});
+    REQUIRE(a.at("ok") == true);
+    CHECK(a.at("result").at("restarted") == true);
+    CHECK(s.restarted == std::vector<std::string>{"pbx"});
+    CHECK(request(s, "connector_restart", {{"name", "nope"}}).at("error").at("code") == "not_found");
+    CHECK(request(s, "connector_restart", json::object()).at("error").at("code") == "invalid_argument");
+}

@@ -51,6 +51,8 @@ struct Harness {
     ev::VirtualClock clock;
     std::vector<Sent> sent;
     std::vector<presence::Event> events;
+    std::vector<presence::CachedSource> persisted;  // what the state cache was given
+    std::vector<std::string> forgotten;
     presence::Service service;
     std::shared_ptr<const config::Config> config;
     uint32_t cseq = 0;
@@ -65,7 +67,9 @@ struct Harness {
                              [this](sip::RequestSpec spec, const sip::Target&, sip::Endpoint::Done done) {
                                  sent.push_back({std::move(spec), std::move(done)});
                              },
-                             [](const sip::Target&) { return std::string("<sip:presenced@127.0.0.1:5060>"); }}) {}
+                             [](const sip::Target&) { return std::string("<sip:presenced@127.0.0.1:5060>"); },
+                             [this](const presence::CachedSource& c) { persisted.push_back(c); },
+                             [this](const std::string& user) { forgotten.push_back(user); }}) {}
 
     void apply(const std::shared_ptr<const config::Config>& c) {
         config = c;
@@ -185,6 +189,7 @@ TEST_CASE("reload applies the difference: added, removed and changed users only"
     CHECK(h.count("sip:new@example.com") == 1);
     CHECK(h.count("sip:new-line@example.com") == 1);
     CHECK(h.sent.size() - before == 6);
+    CHECK(h.forgotten == std::vector<std::string>{"gone"});  // its cached rows are dropped
     h.serve();
     CHECK(h.service.subscription_counts("pbx").at("active") == 104);
 }
@@ -308,4 +313,54 @@ TEST_CASE("shutdown unsubscribes every subscription and then reports done", "[se
     h.serve();
     h.clock.advance(0);
     CHECK(done);
+}
+
+TEST_CASE("warm start: cached states are shown stale and restoring until a NOTIFY confirms them", "[service][store]") {
+    Harness h;
+    h.apply(load("subscribe = \"all\"\ncache_horizon = 3600", user_toml("alice") + user_toml("bob")));
+    const std::time_t now = 1'800'000'000;
+    h.service.restore(
+        {{"alice", "rich", "pbx", "away", "Gone home", "application/pidf+xml\n" + kAway, now - 60, 200, "OK"},
+         {"bob", "rich", "pbx", "busy", "", "", now - 7200, 200, "OK"},
+         {"carol", "rich", "pbx", "busy", "", "", now - 10, 200, "OK"}},  // not a user: ignored
+        now);
+    auto alice = h.service.user_view("alice");
+    REQUIRE(alice);
+    CHECK(alice->rich.state == "away");
+    CHECK(alice->rich.stale);
+    CHECK(alice->rich.message == "Gone home");
+    CHECK(alice->rich.entries.size() == 2);  // parsed again from the cached document
+    CHECK(alice->rich.sources.at(0).subscription == "restoring");
+    CHECK(alice->rich.sources.at(0).restored);
+    // Older than cache_horizon: unknown, the old value kept as cached_state.
+    auto bob = h.service.user_view("bob");
+    CHECK(bob->rich.state == "unknown");
+    CHECK(bob->rich.sources.at(0).cached_state == "busy");
+    // The server answers and NOTIFYs a body: fresh again.
+    h.serve(kAway, kConfirmed);
+    alice = h.service.user_view("alice");
+    CHECK(alice->rich.state == "away");
+    CHECK_FALSE(alice->rich.stale);
+    CHECK(alice->rich.sources.at(0).subscription == "active");
+    CHECK_FALSE(alice->rich.sources.at(0).restored);
+    // Each body applied goes to the state cache with its document.
+    const auto row = std::find_if(h.persisted.begin(), h.persisted.end(), [](const presence::CachedSource& c) {
+        return c.username == "alice" && c.kind == "rich";
+    });
+    REQUIRE(row != h.persisted.end());
+    CHECK(row->state == "away");
+    CHECK(row->detail.rfind("application/pidf+xml\n", 0) == 0);
+    CHECK(row->last_code == 200);
+}
+
+TEST_CASE("notes belong to known users", "[service][store]") {
+    Harness h;
+    h.apply(load("subscribe = \"all\"", user_toml("alice")));
+    CHECK(h.service.set_note("alice", "On leave"));
+    CHECK(h.service.user_view("alice")->note == "On leave");
+    CHECK(h.service.set_note("alice", ""));
+    CHECK(h.service.user_view("alice")->note.empty());
+    auto r = h.service.set_note("nobody", "x");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == "not_found");
 }
