@@ -147,30 +147,34 @@ heading "Starting presenced"
 echo "===== demo.sh $(date '+%F %T')" >>"$LOG"
 # own session: a Ctrl-C on the terminal reaches only this script, which
 # then stops the daemon itself
-setsid "$PRESENCED" -d -f "$CONF" >>"$LOG" 2>&1 </dev/null &
-DAEMON_PID=$!
-echo "$DAEMON_PID" >"$PIDFILE"
-deadline=$((SECONDS + START_TIMEOUT))
-ready=0
-while [ $SECONDS -lt $deadline ]; do
-    if ! alive "$DAEMON_PID"; then
-        break
+# start_presenced: start the daemon and wait until its socket answers; exit 1 if it does not
+start_presenced() {
+    local deadline ready=0
+    setsid "$PRESENCED" -d -f "$CONF" >>"$LOG" 2>&1 </dev/null &
+    DAEMON_PID=$!
+    echo "$DAEMON_PID" >"$PIDFILE"
+    deadline=$((SECONDS + START_TIMEOUT))
+    while [ $SECONDS -lt $deadline ]; do
+        if ! alive "$DAEMON_PID"; then
+            break
+        fi
+        if "$PRESENCECTL" -q -s "$SOCK" status >/dev/null 2>&1; then
+            ready=1
+            break
+        fi
+        sleep 0.05
+    done
+    if [ "$ready" != 1 ]; then
+        if alive "$DAEMON_PID"; then
+            echo "demo.sh: presenced (pid $DAEMON_PID) did not answer on $SOCK within ${START_TIMEOUT}s; log tail:" >&2
+        else
+            echo "demo.sh: presenced exited during start-up; log tail:" >&2
+        fi
+        tail -25 "$LOG" >&2
+        exit 1
     fi
-    if "$PRESENCECTL" -q -s "$SOCK" status >/dev/null 2>&1; then
-        ready=1
-        break
-    fi
-    sleep 0.2
-done
-if [ "$ready" != 1 ]; then
-    if alive "$DAEMON_PID"; then
-        echo "demo.sh: presenced (pid $DAEMON_PID) did not answer on $SOCK within ${START_TIMEOUT}s; log tail:" >&2
-    else
-        echo "demo.sh: presenced exited during start-up; log tail:" >&2
-    fi
-    tail -25 "$LOG" >&2
-    exit 1
-fi
+}
+start_presenced
 echo "presenced pid $DAEMON_PID, config $CONF, log $LOG, socket $SOCK"
 
 # 3. presence, live
@@ -273,6 +277,30 @@ explain "It subscribes a user now, to test the configuration. Here every user is
         "subscribed already (subscribe = \"all\"), so it reports the subscriptions" \
         "as existing; with subscribe = \"on_demand\" it would start them for 30 s."
 ctl subscribe carol --seconds 30
+
+heading "An operator note: presencectl note alice \"Back on Monday\""
+explain "Notes are kept in the state database (SQLite) and survive restarts."
+ctl note alice "Back on Monday"
+
+heading "A restart while the server is down: the last picture at once, marked stale"
+explain "presenced is stopped, then Kamailio; presenced starts again and shows what its" \
+        "state database remembers, stale (a ? after the state) until the server confirms it."
+stop_presenced
+"$HERE/kamailio/stop.sh" "$KDIR" >/dev/null
+start_presenced
+ctl users
+echo "\$ presencectl -j user alice   (the rich presence's source, abridged)"
+"$PRESENCECTL" -j -s "$SOCK" user alice | json_get "'note: %s; rich: %s, stale %s, subscription %s, restored %s' % (
+j['note'], j['rich']['state'], j['rich']['stale'], j['rich']['sources'][0]['subscription'],
+j['rich']['sources'][0]['restored'])"
+
+heading "Kamailio is back: the states are confirmed and fresh again"
+if ! "$HERE/kamailio/start.sh" -d "$KDIR" -p "$KAMAILIO_PORT" -m digest >/dev/null; then
+    echo "demo.sh: the Kamailio fixture did not start again" >&2
+    PROBLEMS=1
+fi
+wait_until "alice's state confirmed" shows alice rich available
+ctl users
 
 if [ "${DEMO_NONINTERACTIVE:-0}" = 1 ]; then
     echo
