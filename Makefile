@@ -58,7 +58,7 @@ lint: deps
 	scripts/lint.sh
 
 bench: build
-	@echo "bench: no benchmarks yet (issue 6); nothing to measure at this stage"
+	$(BUILD_DIR)/bin/store_bench
 
 # Reconfigures with PREFIX: the default config path is compiled in.
 install: deps

@@ -210,7 +210,7 @@ void Service::on_body(Subscription& s, const sip::Message& notify) {
                 src->received_at,  info.last_code,
                 info.last_reason};
             if (notify.body().size() <= kMaxCachedBody) row.detail = cat(notify.content_type(), "\n", notify.body());
-            network_.persist(row);
+            network_.persist(std::move(row));
         }
     }
     if (!r.error.empty())

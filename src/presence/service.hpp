@@ -45,7 +45,7 @@ public:
         std::function<std::string(const sip::Target&)> contact;
         // The state cache: a source's new state (after each body applied),
         // and a user gone from the directory. Optional.
-        std::function<void(const CachedSource&)> persist;
+        std::function<void(CachedSource)> persist;  // by value: moved into the store, no copy of the document
         std::function<void(const std::string& username)> forget;
     };
 

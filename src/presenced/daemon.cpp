@@ -133,10 +133,11 @@ void Daemon::start_presence() {
         endpoint_->send_request(std::move(spec), target, std::move(done));
     };
     net.contact = [this](const sip::Target& target) { return contact_toward(target); };
-    net.persist = [this](const presence::CachedSource& c) {
+    net.persist = [this](presence::CachedSource c) {
         if (store_)
-            store_->put_presence({c.username, c.kind, c.connector, c.state, c.message, c.detail,
-                                  static_cast<int64_t>(c.received_at), c.last_code, c.last_reason});
+            store_->put_presence({std::move(c.username), std::move(c.kind), std::move(c.connector), std::move(c.state),
+                                  std::move(c.message), std::move(c.detail), static_cast<int64_t>(c.received_at),
+                                  c.last_code, std::move(c.last_reason)});
     };
     net.forget = [this](const std::string& username) {
         if (store_) store_->forget_user(username);

@@ -68,7 +68,7 @@ struct Harness {
                                  sent.push_back({std::move(spec), std::move(done)});
                              },
                              [](const sip::Target&) { return std::string("<sip:presenced@127.0.0.1:5060>"); },
-                             [this](const presence::CachedSource& c) { persisted.push_back(c); },
+                             [this](presence::CachedSource c) { persisted.push_back(std::move(c)); },
                              [this](const std::string& user) { forgotten.push_back(user); }}) {}
 
     void apply(const std::shared_ptr<const config::Config>& c) {
