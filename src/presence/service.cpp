@@ -15,6 +15,8 @@ namespace {
 
 constexpr Kind kKinds[] = {Kind::rich, Kind::telephony};
 constexpr uint64_t kMsPerS = 1000;
+// Users whose subscriptions are (re)made per loop turn after a start or reload.
+constexpr size_t kReconcileSlice = 2000;
 // Bodies larger than this are not cached (the state and message still are).
 constexpr size_t kMaxCachedBody = size_t{16} * 1024;
 
@@ -40,6 +42,7 @@ Service::Service(ev::Clock& clock, Network network)
                       }) {}
 
 Service::~Service() {
+    if (reconcile_timer_) clock_.cancel(reconcile_timer_);
     for (auto& [name, u] : users_)
         for (ev::TimerId t : {u.forced_timer, u.linger_timer})
             if (t) clock_.cancel(t);
@@ -123,9 +126,26 @@ void Service::apply(std::shared_ptr<const config::Config> config, const Director
     }
     users_ = std::move(kept);
     for (auto& [name, u] : users_) {
-        reconcile(u);
         for (Kind kind : kKinds) update_shown(u, kind);
+        pending_reconcile_.push_back(name);
     }
+    schedule_reconcile();
+}
+
+void Service::schedule_reconcile() {
+    if (reconcile_timer_ || pending_reconcile_.empty()) return;
+    reconcile_timer_ = clock_.start(0, [this] {
+        reconcile_timer_ = 0;
+        // A slice per loop turn: with 100,000 users the control socket still
+        // answers at once after a start or reload (the pacer sends far fewer
+        // SUBSCRIBEs per second than this makes anyway).
+        for (size_t n = 0; n < kReconcileSlice && !pending_reconcile_.empty(); ++n) {
+            const std::string name = std::move(pending_reconcile_.back());
+            pending_reconcile_.pop_back();
+            if (auto it = users_.find(name); it != users_.end()) reconcile(it->second);
+        }
+        schedule_reconcile();
+    });
 }
 
 void Service::release_all(UserState& u) {
@@ -313,13 +333,10 @@ void Service::restore(const std::vector<CachedSource>& rows, std::time_t now) {
         auto src =
             std::find_if(sources.begin(), sources.end(), [&](const Source& s) { return s.connector == row.connector; });
         if (src == sources.end()) continue;
-        // Entries and dialogs for `user NAME`: the cached body parsed again.
-        if (const auto nl = row.detail.find('\n'); nl != std::string::npos) {
-            const std::string_view type(row.detail.data(), nl);
-            const std::string_view body = std::string_view(row.detail).substr(nl + 1);
-            (void)(kind == Kind::rich ? apply_rich(*src, type, body, row.received_at)
-                                      : apply_telephony(*src, type, body, row.received_at));
-        }
+        // Only the state, message and age are restored: parsing 100,000 cached
+        // documents again would cost more than a second at start. The
+        // entries and dialogs come back with the first NOTIFY; the document
+        // stays in the database for diagnostics.
         src->cached_state = row.state;
         src->message = row.message;
         src->received_at = row.received_at;
@@ -465,6 +482,7 @@ void Service::hold_released(UserState& u) {
 
 void Service::shutdown(std::function<void()> done) {
     shutting_down_ = true;
+    pending_reconcile_.clear();
     for (auto& [name, u] : users_)
         for (ev::TimerId* t : {&u.forced_timer, &u.linger_timer}) {
             if (*t) clock_.cancel(*t);

@@ -107,6 +107,7 @@ private:
 
     bool wanted(const UserState& u) const;
     void reconcile(UserState& u);
+    void schedule_reconcile();
     void release_all(UserState& u);
     subscription::Subscription::Spec spec_for(const UserState& u, Kind kind, const config::Connector& c) const;
     KindState& kind_state(UserState& u, Kind kind) { return kind == Kind::rich ? u.rich : u.telephony; }
@@ -134,6 +135,8 @@ private:
     std::unordered_map<std::string, bool> positive_;         // connector name -> health positive
     std::unordered_map<std::string, std::string> statuses_;  // connector name -> status name (for events)
     int all_watchers_ = 0;
+    std::vector<std::string> pending_reconcile_;  // users whose subscriptions apply() has yet to make
+    ev::TimerId reconcile_timer_ = 0;
     std::unordered_map<std::string, std::string> notes_;  // watches of every user
     std::unordered_map<uint64_t, Watcher> watchers_;
     uint64_t next_watch_ = 1;

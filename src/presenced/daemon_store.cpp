@@ -66,7 +66,7 @@ util::Status Daemon::open_store() {
     // SIP engine starts; presence is restored once the users exist.
     auto users = store_->load_users();
     auto notes = store_->load_notes();
-    auto rows = store_->load_presence();
+    auto rows = store_->load_presence(false);
     if (!users || !notes || !rows) {
         const util::Error& e = !users ? users.error() : !notes ? notes.error() : rows.error();
         return util::Error{e.code, cat("state database ", d.state_db, ": ", e.message)};
