@@ -206,15 +206,15 @@ TEST_CASE("presencectl: version in text and JSON", "[presencectl]") {
     check_ok(text);
     const std::string version = d.result("version").at("version");
     CHECK(text.out.find("presenced " + version + ", protocol 1\n") == 0);
-    CHECK(text.out.find("commands: version status connectors users reload user subscribe watch\n") !=
-          std::string::npos);
+    CHECK(text.out.find("commands: version status connectors users reload user subscribe watch note import_users "
+                        "connector_restart\n") != std::string::npos);
 
     const RunResult j = d.presencectl({"-j", "version"});
     check_ok(j);
     json doc = parse_one_document(j);
     CHECK(doc.at("version") == version);
     CHECK(doc.at("protocol") == 1);
-    CHECK(doc.at("commands").size() == 8);
+    CHECK(doc.at("commands").size() == 11);
 }
 
 TEST_CASE("presencectl: status in text and JSON", "[presencectl]") {
