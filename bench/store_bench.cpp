@@ -79,7 +79,7 @@ struct Rig {
                                  t.address = *sip::Address::from_ip("127.0.0.1", 5070);
                                  return std::optional<sip::Target>(t);
                              },
-                             [this](sip::RequestSpec spec, const sip::Target&, sip::Endpoint::Done done) {
+                             [this](const sip::RequestSpec& spec, const sip::Target&, const sip::Endpoint::Done& done) {
                                  subscribes.push_back(spec);
                                  const std::string text =
                                      "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKb\r\nFrom: <" +
@@ -148,7 +148,7 @@ PerNotify notify_run(size_t users, size_t notifies, uv_loop_t* loop, store::Stor
     }
     if (loop) {  // the writes this run caused, so the process figure includes them
         bool flushed = false;
-        store->flush([&](util::Status) { flushed = true; });
+        store->flush([&](const util::Status&) { flushed = true; });
         while (!flushed) uv_run(loop, UV_RUN_ONCE);
     }
     const double c1 = cpu_seconds(RUSAGE_THREAD), p1 = cpu_seconds(RUSAGE_SELF);
@@ -201,7 +201,7 @@ int main(int argc, char** argv) {
         }
         bool flushed = false;
         const double t0 = now_s();
-        (*st)->flush([&](util::Status) { flushed = true; });
+        (*st)->flush([&](const util::Status&) { flushed = true; });
         while (!flushed) uv_run(&loop, UV_RUN_ONCE);
         flush_ms = (now_s() - t0) * 1e3;
         (*st)->close();

@@ -283,8 +283,7 @@ void read_presence(const toml::table& t, Config& c, Sink& sink) {
     r.get("on_demand_linger", p.on_demand_linger, kMinLinger, kMaxLinger);
     r.get("shutdown_timeout", p.shutdown_timeout, kMinShutdownTimeout, kMaxShutdownTimeout);
     r.get("cache_horizon", p.cache_horizon, kMinCacheHorizon, kMaxCacheHorizon);
-    if (r.get("users_csv", p.users_csv) && !p.users_csv.empty())
-        check_absolute_path(r, "users_csv", p.users_csv, 4096);
+    if (r.get("users_csv", p.users_csv) && !p.users_csv.empty()) check_absolute_path(r, "users_csv", p.users_csv, 4096);
     r.finish();
 }
 

@@ -53,8 +53,8 @@ KindView Service::kind_view(const UserState& u, Kind kind) const {
                 sv.next_retry_at = info.next_retry_at;
                 sv.notifies = info.notifies;
             }
-            const bool unanswered = sv.subscription == "none" || sv.subscription == "queued" ||
-                                    sv.subscription == "subscribing";
+            const bool unanswered =
+                sv.subscription == "none" || sv.subscription == "queued" || sv.subscription == "subscribing";
             if (src.restored && unanswered) sv.subscription = "restoring";
         }
         v.sources.push_back(std::move(sv));

@@ -116,7 +116,7 @@ void Daemon::read_users_csv() {
     std::vector<store::UserRow> rows;
     for (const auto& u : parsed.users) rows.push_back(row_of(u, source));
     imported_[source] = rows;
-    store_->replace_users(source, std::move(rows), [path](util::Status st) {
+    store_->replace_users(source, std::move(rows), [path](const util::Status& st) {
         if (!st) log::error("users_csv ", path, ": not saved: ", st.error().message);
     });
     log::info("users_csv ", path, ": ", parsed.users.size(), " users");
@@ -133,12 +133,12 @@ void Daemon::build_directory() { directory_ = presence::Directory::from_config(*
 
 util::Status Daemon::set_note(const std::string& username, const std::string& text) {
     if (!presence_) return util::Error{"internal", "the SIP engine is not running"};
-    if (auto st = presence_->set_note(username, text); !st) return st;
-    // Written at once (not with the coalesced presence); a failure is logged.
-    store_->put_note(username, text, [username](util::Status st) {
-        if (!st) log::error("note of ", username, " not saved: ", st.error().message);
-    });
-    return util::Ok{};
+    if (!presence_->has_user(username))
+        return util::Error{"not_found", cat("no user \"", util::escape_control(username), "\"")};
+    // Committed before the answer: "ok" means the note survives a crash.
+    if (auto st = store_->put_note_now(username, text); !st)
+        return util::Error{"internal", cat("note not saved: ", st.error().message)};
+    return presence_->set_note(username, text);
 }
 
 util::Result<presence::ImportReport> Daemon::import_users(const std::string& path, bool partial) {
@@ -161,7 +161,7 @@ util::Result<presence::ImportReport> Daemon::import_users(const std::string& pat
     report.imported = rows.size();
     report.applied = true;
     imported_[source] = rows;
-    store_->replace_users(source, std::move(rows), [path](util::Status st) {
+    store_->replace_users(source, std::move(rows), [path](const util::Status& st) {
         if (!st) log::error("import ", path, ": not saved: ", st.error().message);
     });
     log::info("import ", path, ": ", report.imported, " users, ", report.errors.size(), " bad rows");

@@ -451,3 +451,30 @@ util::Result<std::map<std::string, std::string>> Store::load_notes() const {
 }
 
 }  // namespace presenced::store
+
+namespace presenced::store {
+
+util::Status Store::put_note_now(const std::string& username, const std::string& text) {
+    if (impl_->closed) return closed_error(path_);
+    sqlite3* db = impl_->read_db.get();
+    const char* sql = text.empty() ? "DELETE FROM notes WHERE username = ?1"
+                                   : "INSERT INTO notes (username, text, updated_at) VALUES (?1, ?2, ?3) "
+                                     "ON CONFLICT(username) DO UPDATE SET text = excluded.text, "
+                                     "updated_at = excluded.updated_at";
+    sqlite3_stmt* raw = nullptr;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &raw, nullptr);
+    detail::Stmt stmt(raw);
+    if (rc != SQLITE_OK) return util::Error{"write_failed", detail::describe(db, rc, "note")};
+    detail::bind_text(stmt.get(), 1, username);
+    if (!text.empty()) {
+        detail::bind_text(stmt.get(), 2, text);
+        sqlite3_bind_int64(stmt.get(), 3, static_cast<sqlite3_int64>(std::time(nullptr)));
+    }
+    rc = sqlite3_step(stmt.get());  // autocommit: durable in the WAL once it returns
+    if (rc != SQLITE_DONE) return util::Error{"write_failed", detail::describe(db, rc, "note")};
+    // A queued write of this user's note must not undo this one.
+    impl_->notes.erase(username);
+    return util::Ok{};
+}
+
+}  // namespace presenced::store

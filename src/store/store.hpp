@@ -5,7 +5,7 @@
 // every flush_interval_ms (or sooner when max_pending rows are dirty) on
 // libuv's thread pool, on the store's own connection, so the loop never
 // waits for the disk. What an admin enters (notes, imported users) is
-// flushed at once and acknowledged only once committed.
+// flushed at once; put_note_now commits before it returns.
 #pragma once
 
 #include <uv.h>
@@ -101,6 +101,12 @@ public:
     // "write_failed" and the write is retried every flush_interval_ms (so
     // the file catches up with the model); after close(), "store_closed".
     void put_note(const std::string& username, const std::string& text, Done done);
+    // The same, committed before it returns, on the calling (loop) thread:
+    // for the note command, whose answer must mean "on disk". It may wait
+    // for a flush in flight (one transaction, tens of milliseconds for
+    // 10,000 rows; at most kBusyTimeoutMs). A later put_note of the same
+    // user in the queue is not affected (last write wins).
+    util::Status put_note_now(const std::string& username, const std::string& text);
     // Replaces the set of imported users from one source with rows (in one
     // transaction), leaving other sources' rows alone. Each row is stored
     // with this source; a username already imported from another source

@@ -425,6 +425,22 @@ TEST_CASE("put_note is acknowledged only after its commit and survives a reopen"
     CHECK(loop.finish() == 0);
 }
 
+TEST_CASE("put_note_now is committed when it returns, without running the loop", "[store][notes]") {
+    TempDir dir;
+    Loop loop;
+    const std::string path = dir.file("state.db");
+    auto store = open_ok(loop, path);
+    REQUIRE(store->put_note_now("alice", "on leave"));
+    // Another connection sees it at once: no flush, no loop turn.
+    CHECK(Raw(path).text("SELECT text FROM notes WHERE username = 'alice'") == "on leave");
+    REQUIRE(store->put_note_now("alice", "back"));
+    CHECK(Raw(path).text("SELECT text FROM notes WHERE username = 'alice'") == "back");
+    REQUIRE(store->put_note_now("alice", ""));
+    CHECK(store->load_notes()->empty());
+    store->close();
+    CHECK_FALSE(store->put_note_now("alice", "x"));
+}
+
 TEST_CASE("replace_users replaces one source's set and leaves the others alone", "[store][users]") {
     TempDir dir;
     Loop loop;
