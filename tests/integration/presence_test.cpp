@@ -22,6 +22,7 @@
 
 #include "support/daemon_fixture.hpp"
 #include "support/kamailio.hpp"
+#include "support/presence_wait.hpp"
 
 using namespace presenced::test;
 
@@ -35,9 +36,7 @@ constexpr int kPublishToStateMs = 2'000;
 // Daemon start to every subscription active: a probe, paced SUBSCRIBEs with
 // a digest round each; generous for sanitizer builds.
 constexpr int kSubscribedMs = 15'000;
-constexpr int kPollMs = 50;  // poll interval, not a wait for an event
 constexpr int kWatchLineMs = 5'000;
-constexpr int kLogTailBytes = 4'000;
 
 struct Lab {
     std::string name;
@@ -64,37 +63,6 @@ std::string lab_config(const std::vector<Lab>& labs, const std::vector<std::stri
         t += "[[user]]\nusername = \"" + u + "\"\nrich_uri = \"sip:" + u + "@127.0.0.1\"\ntelephony_uri = \"sip:" + u +
              "@127.0.0.1\"\n";
     return t;
-}
-
-bool poll_until(const std::function<bool()>& done, int timeout_ms) {
-    const auto deadline = SteadyClock::now() + std::chrono::milliseconds(timeout_ms);
-    for (;;) {
-        if (done()) return true;
-        if (SteadyClock::now() >= deadline) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(kPollMs));
-    }
-}
-
-std::string tail(const std::string& text) {
-    return text.size() <= kLogTailBytes ? text : text.substr(text.size() - kLogTailBytes);
-}
-
-double seconds_since(SteadyClock::time_point start) {
-    return std::chrono::duration<double>(SteadyClock::now() - start).count();
-}
-
-json user_of(const DaemonFixture& d, const std::string& name) { return d.result("user", {{"username", name}}); }
-
-// Polls `user name` until pred holds and returns that answer; fails the test
-// with the last answer and the daemon's log otherwise.
-json wait_user(const DaemonFixture& d, const std::string& name, const std::function<bool(const json&)>& pred,
-               int timeout_ms) {
-    json last;
-    if (poll_until([&] { return pred(last = user_of(d, name)); }, timeout_ms)) return last;
-    FAIL("user " << name << " never matched within " << timeout_ms << " ms; last:\n"
-                 << last.dump(2) << "\ndaemon log:\n"
-                 << tail(d.log()));
-    return last;
 }
 
 // The shown state of kind is state, not stale.

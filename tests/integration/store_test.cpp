@@ -21,6 +21,7 @@
 
 #include "support/daemon_fixture.hpp"
 #include "support/kamailio.hpp"
+#include "support/presence_wait.hpp"
 
 using namespace presenced::test;
 
@@ -35,8 +36,7 @@ constexpr int kPublishToStateMs = 2'000;
 constexpr int kSubscribedMs = 15'000;
 // Server back to restored states confirmed: a probe retry (1 s), SUBSCRIBEs, first NOTIFYs.
 constexpr int kConfirmedMs = 15'000;
-constexpr int kPollMs = 50;  // poll interval, not a wait for an event
-constexpr int kLogTailBytes = 4'000;
+constexpr int kPollMs = kPresencePollMs;
 constexpr int kSqliteMs = 10'000;
 // presencectl's exit status for an error answered by the daemon (presencectl(8)).
 constexpr int kExitDaemonError = 1;
@@ -68,35 +68,6 @@ std::string lab_config(int port, const std::vector<LabUser>& users, const std::s
         if (!u.telephony_uri.empty()) t += "telephony_uri = \"" + u.telephony_uri + "\"\n";
     }
     return t;
-}
-
-bool poll_until(const std::function<bool()>& done, int timeout_ms) {
-    const auto deadline = SteadyClock::now() + Ms(timeout_ms);
-    for (;;) {
-        if (done()) return true;
-        if (SteadyClock::now() >= deadline) return false;
-        std::this_thread::sleep_for(Ms(kPollMs));
-    }
-}
-
-std::string tail(const std::string& text) {
-    return text.size() <= kLogTailBytes ? text : text.substr(text.size() - kLogTailBytes);
-}
-
-double seconds_since(SteadyClock::time_point start) {
-    return std::chrono::duration<double>(SteadyClock::now() - start).count();
-}
-
-json user_of(const DaemonFixture& d, const std::string& name) { return d.result("user", {{"username", name}}); }
-
-json wait_user(const DaemonFixture& d, const std::string& name, const std::function<bool(const json&)>& pred,
-               int timeout_ms) {
-    json last;
-    if (poll_until([&] { return pred(last = user_of(d, name)); }, timeout_ms)) return last;
-    FAIL("user " << name << " never matched within " << timeout_ms << " ms; last:\n"
-                 << last.dump(2) << "\ndaemon log:\n"
-                 << tail(d.log()));
-    return last;
 }
 
 // The shown state of kind is state, fresh, from a subscription that is
