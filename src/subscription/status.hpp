@@ -49,7 +49,7 @@ inline std::string_view status_name(Status s) {
 inline const std::vector<std::string_view>& status_names() {
     static const std::vector<std::string_view> names{"queued",        "subscribing", "pending",      "active",
                                                      "retrying",      "rejected",    "no_such_user", "unsupported",
-                                                     "unsubscribing", "restoring", "none"};
+                                                     "unsubscribing", "restoring",   "none"};
     return names;
 }
 
