@@ -73,9 +73,9 @@ private:
     presence::Directory directory_;
     // Users imported from CSV, by source ("import:<path>", "csv:<path>"), in the store too.
     std::map<std::string, std::vector<store::UserRow>> imported_;
+    // Read at start, handed to presence_ once the users exist.
     std::vector<presence::CachedSource> cached_;
-    std::unordered_map<std::string, std::string>
-        pending_notes_;  // read at start, handed to presence_  // read at start, restored once the users exist
+    std::unordered_map<std::string, std::string> pending_notes_;
     std::vector<std::unique_ptr<connector::Link>> links_;
     control::ReloadReport last_reload_;
     std::string control_socket_;  // the path bound at start

@@ -457,10 +457,7 @@ namespace presenced::store {
 util::Status Store::put_note_now(const std::string& username, const std::string& text) {
     if (impl_->closed) return closed_error(path_);
     sqlite3* db = impl_->read_db.get();
-    const char* sql = text.empty() ? "DELETE FROM notes WHERE username = ?1"
-                                   : "INSERT INTO notes (username, text, updated_at) VALUES (?1, ?2, ?3) "
-                                     "ON CONFLICT(username) DO UPDATE SET text = excluded.text, "
-                                     "updated_at = excluded.updated_at";
+    const char* sql = text.empty() ? detail::kDeleteNote : detail::kSetNote;
     sqlite3_stmt* raw = nullptr;
     int rc = sqlite3_prepare_v2(db, sql, -1, &raw, nullptr);
     detail::Stmt stmt(raw);

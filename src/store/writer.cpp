@@ -19,10 +19,6 @@ ON CONFLICT (username, kind, connector) DO UPDATE SET
     state = excluded.state, message = excluded.message, detail = excluded.detail,
     received_at = excluded.received_at, last_code = excluded.last_code, last_reason = excluded.last_reason)sql";
 constexpr const char* kForgetUser = "DELETE FROM presence WHERE username = ?1";
-constexpr const char* kSetNote = R"sql(
-INSERT INTO notes (username, text, updated_at) VALUES (?1, ?2, ?3)
-ON CONFLICT (username) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at)sql";
-constexpr const char* kDeleteNote = "DELETE FROM notes WHERE username = ?1";
 constexpr const char* kDeleteUsers = "DELETE FROM users WHERE source = ?1";
 // A username imported from two sources: the later import owns the row.
 constexpr const char* kInsertUser = R"sql(

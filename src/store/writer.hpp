@@ -14,6 +14,12 @@
 
 namespace presenced::store::detail {
 
+// Notes are written by flushes and by Store::put_note_now with the same SQL.
+inline constexpr const char* kSetNote = R"sql(
+INSERT INTO notes (username, text, updated_at) VALUES (?1, ?2, ?3)
+ON CONFLICT (username) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at)sql";
+inline constexpr const char* kDeleteNote = "DELETE FROM notes WHERE username = ?1";
+
 // Dirty presence rows by (username, kind, connector): the last value wins.
 using PresenceMap = std::unordered_map<std::string, PresenceRow>;
 

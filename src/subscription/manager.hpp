@@ -73,9 +73,6 @@ public:
     std::map<std::string, size_t> counts(const std::string& connector) const;
     void for_each(const std::function<void(const Subscription&)>& fn) const;
 
-    // Events the endpoint rejected by the event package: 489 (RFC 6665 §8.2.1).
-    static bool known_package(std::string_view package) { return package == "presence" || package == "dialog"; }
-
 private:
     static std::string key_string(const Subscription::Key& key);
     Subscription::Hooks hooks_for();
