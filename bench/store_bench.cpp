@@ -10,6 +10,7 @@
 // part the store could slow down. Loopback throughput end to end is issue 6.
 //
 //   store_bench [--users N] [--notifies M] [--smoke]
+#include <malloc.h>
 #include <sys/resource.h>
 #include <uv.h>
 
@@ -156,6 +157,38 @@ PerNotify notify_run(size_t users, size_t notifies, uv_loop_t* loop, store::Stor
     return {(c1 - c0) * 1e6 / n, (p1 - p0) * 1e6 / n};
 }
 
+// Heap bytes per subscription (mallinfo2: what the allocator hands out, the
+// floor of the daemon's RSS per subscription): N users subscribed and
+// active, each with one PIDF applied.
+double heap_per_subscription(size_t users) {
+    const size_t h0 = mallinfo2().uordblks;
+    auto rig = std::make_unique<Rig>();
+    const auto config = make_config(users);
+    const size_t hc = mallinfo2().uordblks;
+    rig->service.apply(config, presence::Directory::from_config(*config));
+    const size_t ha = mallinfo2().uordblks;
+    connector::Connector k;
+    k.config = *config->find_connector("pbx");
+    k.health.status = connector::Status::connected;
+    rig->service.connector_changed(k);
+    rig->clock.advance(0);
+    const size_t hs = mallinfo2().uordblks;
+    uint32_t cseq = 1;
+    for (const auto& s : rig->subscribes) {
+        auto m = sip::Message::parse(notify_text(s, cseq++, pidf(s.to_uri.substr(4, s.to_uri.find('@') - 4), true)));
+        auto answer = rig->service.on_notify(*m);
+        if (answer && answer->after_sent) answer->after_sent();
+    }
+    rig->subscribes.clear();
+    rig->subscribes.shrink_to_fit();
+    malloc_trim(0);
+    const size_t h1 = mallinfo2().uordblks;
+    if (std::getenv("STORE_BENCH_HEAP_STAGES"))
+        std::fprintf(stderr, "heap/sub: config %zu, apply %zu, subscribed %zu, notified %zu\n", (hc - h0) / users,
+                     (ha - hc) / users, (hs - ha) / users, (h1 - hs) / users);
+    return static_cast<double>(h1 - h0) / static_cast<double>(users);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -235,6 +268,7 @@ int main(int argc, char** argv) {
     const PerNotify off = notify_run(users, notifies, nullptr, nullptr);
     const PerNotify on = notify_run(users, notifies, &loop, st->get());
     const auto stats = (*st)->stats();
+    const double heap_sub = heap_per_subscription(users);
     (*st)->close();
     uv_run(&loop, UV_RUN_NOWAIT);
     uv_loop_close(&loop);
@@ -257,5 +291,6 @@ int main(int argc, char** argv) {
     std::printf("%-46s %12llu\n", "rows written (coalesced) for the NOTIFYs",
                 static_cast<unsigned long long>(stats.rows_written));
     std::printf("%-46s %12llu\n", "flushes", static_cast<unsigned long long>(stats.flushes));
+    std::printf("%-46s %9.0f B\n", "heap per active subscription (config included)", heap_sub);
     return shown && shown->rich.state == "away" ? 0 : 1;
 }

@@ -20,6 +20,35 @@ unsigned long hash_salt() {
     return salt;
 }
 
+// One parser per thread, reset between documents: creating and freeing an
+// expat parser per NOTIFY costs about a tenth of the body's parse
+// (perf-limits.md §2; bench/store_bench). XML_ParserReset keeps the
+// namespace mode but clears the handlers and the salt, so parse() sets them
+// again every time.
+class ReusedParser {
+public:
+    ReusedParser() : parser_(XML_ParserCreateNS(nullptr, kNamespaceSeparator)) {}
+    ~ReusedParser() {
+        if (parser_) XML_ParserFree(parser_);
+    }
+    ReusedParser(const ReusedParser&) = delete;
+    ReusedParser& operator=(const ReusedParser&) = delete;
+    // A parser ready for a new document, or nullptr when expat has no memory.
+    XML_Parser fresh() {
+        if (parser_ && used_ && XML_ParserReset(parser_, nullptr) != XML_TRUE) {
+            XML_ParserFree(parser_);
+            parser_ = XML_ParserCreateNS(nullptr, kNamespaceSeparator);
+        }
+        if (!parser_) parser_ = XML_ParserCreateNS(nullptr, kNamespaceSeparator);
+        used_ = parser_ != nullptr;
+        return parser_;
+    }
+
+private:
+    XML_Parser parser_;
+    bool used_ = false;
+};
+
 struct Builder {
     const BodyLimits& limits;
     std::unique_ptr<Element> root;
@@ -124,7 +153,8 @@ util::Result<std::unique_ptr<Element>> parse(std::string_view document, const Bo
     if (document.size() > limits.max_bytes)
         return util::make_error("too_large", "the document is larger than the limit");
     Builder b{limits, nullptr, {}, 0, {"", ""}, nullptr};
-    XML_Parser parser = XML_ParserCreateNS(nullptr, kNamespaceSeparator);
+    thread_local ReusedParser reused;
+    XML_Parser parser = reused.fresh();
     if (!parser) return util::make_error("malformed", "cannot create an XML parser");
     b.parser = parser;
     XML_SetHashSalt(parser, hash_salt());
@@ -139,7 +169,6 @@ util::Result<std::unique_ptr<Element>> parse(std::string_view document, const Bo
     if (status != XML_STATUS_OK && b.error.code.empty())
         expat_error =
             util::cat("line ", XML_GetCurrentLineNumber(parser), ": ", XML_ErrorString(XML_GetErrorCode(parser)));
-    XML_ParserFree(parser);
     if (!b.error.code.empty()) return b.error;
     if (!expat_error.empty()) return util::make_error("malformed", expat_error);
     if (!b.root) return util::make_error("malformed", "no root element");

@@ -14,7 +14,6 @@ namespace presenced::subscription {
 namespace {
 
 constexpr uint64_t kMsPerS = 1'000;
-constexpr uint64_t kPercent = 100;
 // The refresh margin is 10% of the expiry (rfc-checklist 9.6), and never
 // more than half of it.
 constexpr uint32_t kRefreshMarginDivisor = 10;

@@ -366,6 +366,15 @@ void Subscription::refresh_now() {
 }
 
 void Subscription::on_expired() {
+    // The timer may be up to kKeepTimersPercent early (NOTIFYs moved the
+    // expiry a little without moving it): the expiry in force decides.
+    if (expires_at_ms_ > clock_.now_ms()) {
+        expiry_timer_ = clock_.start(expires_at_ms_ - clock_.now_ms(), [this] {
+            expiry_timer_ = 0;
+            on_expired();
+        });
+        return;
+    }
     // No refresh succeeded before the expiry: the notifier has dropped it.
     log::info("subscription ", key_.user, "/", key_.kind, "@", key_.connector, ": expired without a refresh");
     const Decision d{Action::resubscribe, util::random_below(kResubscribeSpreadMs), 0, "expired without a refresh"};
@@ -494,8 +503,13 @@ Subscription::NotifyAnswer Subscription::on_notify(const sip::Message& notify) {
     // active, pending, or an unknown state (treated as pending: not authorised yet).
     if (st->expires) {
         // The later of the 2xx Expires and this one wins (rfc-checklist 9.5).
+        const uint64_t previous = expires_at_ms_;
         expires_at_ms_ = clock_.now_ms() + uint64_t{*st->expires} * 1000;
-        if (!refresh_failed_ || !refresh_timer_) schedule_refresh(*st->expires);
+        const uint64_t moved = expires_at_ms_ > previous ? expires_at_ms_ - previous : previous - expires_at_ms_;
+        const uint64_t keep_within =
+            std::max(kKeepTimersMinMs, uint64_t{*st->expires} * 1000 * kKeepTimersPercent / kPercent);
+        const bool timers_hold = refresh_timer_ && expiry_timer_ && moved < keep_within;
+        if ((!refresh_failed_ || !refresh_timer_) && !timers_hold) schedule_refresh(*st->expires);
     } else if (!expires_at_ms_) {
         // Neither yet (a NOTIFY before the 2xx without expires): assume what we asked.
         expires_at_ms_ = clock_.now_ms() + uint64_t{ask_expires_} * 1000;

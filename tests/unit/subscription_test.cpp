@@ -646,3 +646,39 @@ TEST_CASE("a dialog subscription ended by 481 comes back as Event: dialog", "[su
     CHECK(h.sent[2].header("Accept") == "application/dialog-info+xml");
     CHECK(h.restarts >= 2);  // the model restarts dialog-info version tracking with the new dialog
 }
+
+TEST_CASE("NOTIFYs repeating their expires keep the timers; the expiry in force still decides", "[subscription]") {
+    // kKeepTimersPercent: a NOTIFY moving the expiry by less than 1% of it
+    // (at least 1 s) leaves both timers alone; a shorter expiry moves them.
+    // Info times are wall clock (real time) from virtual monotonic ones:
+    // compare them after taking off the virtual time that passed.
+    Harness h;
+    h.establish(600);
+    const uint64_t t0 = h.clock.now_ms();
+    const auto refresh_at = h.sub().info().next_refresh_at;
+    h.tick(5'000);
+    h.notify(0, "active;expires=600");  // the expiry moves by 5 s, less than 6 s
+    const auto held = h.sub().info().next_refresh_at + 5;
+    CHECK(held >= refresh_at - 1);
+    CHECK(held <= refresh_at + 1);
+
+    SECTION("the expiry timer set for 600 s does not end a dialog the NOTIFY extended to 605 s") {
+        // Every refresh fails softly (503): the dialog lives until the expiry in force.
+        auto answer_refreshes = [&h](uint64_t until_ms) {
+            while (h.clock.now_ms() < until_ms) {
+                h.tick(500);
+                for (size_t i = 1; i < h.sent.size(); ++i)
+                    if (!h.sent[i].answered) h.respond(i, 503);
+            }
+        };
+        answer_refreshes(t0 + 601'000);
+        CHECK(h.sent.size() >= 2);
+        CHECK(h.sub().status() == Status::active);
+        answer_refreshes(t0 + 606'000);
+        CHECK(h.sub().status() != Status::active);
+    }
+    SECTION("a shorter expiry moves the refresh earlier") {
+        h.notify(0, "active;expires=100");
+        CHECK(h.sub().info().next_refresh_at < refresh_at - 400);
+    }
+}
