@@ -208,7 +208,8 @@ void read_daemon(const toml::table& t, Config& c, Sink& sink) {
             r.error_at("control_group",
                        cat("control_group ", quoted(d.control_group), " is not a group on this system"));
     }
-    if (r.get("state_db", d.state_db)) check_absolute_path(r, "state_db", d.state_db, 4096);
+    // "" keeps no state at all (a read-only appliance, a benchmark): every start is cold.
+    if (r.get("state_db", d.state_db) && !d.state_db.empty()) check_absolute_path(r, "state_db", d.state_db, 4096);
     r.get("flush_interval_ms", d.flush_interval_ms, kMinFlushIntervalMs, kMaxFlushIntervalMs);
     std::string level;
     if (r.get_choice("log_level", level, {"error", "warn", "info", "debug", "trace"}))

@@ -67,7 +67,7 @@ sip::EndpointOptions endpoint_options(const config::Config& c) {
 void Daemon::apply(std::shared_ptr<const config::Config> config) {
     config_ = std::move(config);
     log::configure(effective_log_level(*config_, options_), options_.foreground_debug);
-    if (store_) read_users_csv();
+    if (users_loaded_) read_users_csv();
     build_directory();
     if (endpoint_) rebuild_links();
     if (presence_) presence_->apply(config_, directory_);
@@ -133,12 +133,13 @@ void Daemon::start_presence() {
         endpoint_->send_request(std::move(spec), target, std::move(done));
     };
     net.contact = [this](const sip::Target& target) { return contact_toward(target); };
-    net.persist = [this](presence::CachedSource c) {
-        if (store_)
+    // Without a store (state_db = "") the service does not even build the rows.
+    if (store_)
+        net.persist = [this](presence::CachedSource c) {
             store_->put_presence({std::move(c.username), std::move(c.kind), std::move(c.connector), std::move(c.state),
                                   std::move(c.message), std::move(c.detail), static_cast<int64_t>(c.received_at),
                                   c.last_code, std::move(c.last_reason)});
-    };
+        };
     net.forget = [this](const std::string& username) {
         if (store_) store_->forget_user(username);
     };

@@ -57,6 +57,13 @@ std::vector<std::string> config_usernames(const config::Config& c) {
 
 util::Status Daemon::open_store() {
     const auto& d = config_->daemon;
+    users_loaded_ = true;
+    if (d.state_db.empty()) {
+        log::info("state_db is empty: no state is kept; presence, notes and imports last until the daemon stops");
+        read_users_csv();
+        build_directory();
+        return util::Ok{};
+    }
     store::Options options;
     options.flush_interval_ms = static_cast<uint64_t>(d.flush_interval_ms);
     auto opened = store::Store::open(&loop_, d.state_db, options);
@@ -92,7 +99,7 @@ void Daemon::read_users_csv() {
     for (auto it = imported_.begin(); it != imported_.end();) {
         const bool csv = it->first.rfind(kCsvSourcePrefix, 0) == 0;
         if (csv && it->first != cat(kCsvSourcePrefix, path)) {
-            store_->replace_users(it->first, {}, {});
+            if (store_) store_->replace_users(it->first, {}, {});
             it = imported_.erase(it);
         } else {
             ++it;
@@ -116,9 +123,10 @@ void Daemon::read_users_csv() {
     std::vector<store::UserRow> rows;
     for (const auto& u : parsed.users) rows.push_back(row_of(u, source));
     imported_[source] = rows;
-    store_->replace_users(source, std::move(rows), [path](const util::Status& st) {
-        if (!st) log::error("users_csv ", path, ": not saved: ", st.error().message);
-    });
+    if (store_)
+        store_->replace_users(source, std::move(rows), [path](const util::Status& st) {
+            if (!st) log::error("users_csv ", path, ": not saved: ", st.error().message);
+        });
     log::info("users_csv ", path, ": ", parsed.users.size(), " users");
 }
 
@@ -136,7 +144,7 @@ util::Status Daemon::set_note(const std::string& username, const std::string& te
     if (!presence_->has_user(username))
         return util::Error{"not_found", cat("no user \"", util::escape_control(username), "\"")};
     // Committed before the answer: "ok" means the note survives a crash.
-    if (auto st = store_->put_note_now(username, text); !st)
+    if (auto st = store_ ? store_->put_note_now(username, text) : util::Status{util::Ok{}}; !st)
         return util::Error{"internal", cat("note not saved: ", st.error().message)};
     return presence_->set_note(username, text);
 }
@@ -161,9 +169,10 @@ util::Result<presence::ImportReport> Daemon::import_users(const std::string& pat
     report.imported = rows.size();
     report.applied = true;
     imported_[source] = rows;
-    store_->replace_users(source, std::move(rows), [path](const util::Status& st) {
-        if (!st) log::error("import ", path, ": not saved: ", st.error().message);
-    });
+    if (store_)
+        store_->replace_users(source, std::move(rows), [path](const util::Status& st) {
+            if (!st) log::error("import ", path, ": not saved: ", st.error().message);
+        });
     log::info("import ", path, ": ", report.imported, " users, ", report.errors.size(), " bad rows");
     build_directory();
     if (presence_) presence_->apply(config_, directory_);  // added users subscribed (paced), removed ones not

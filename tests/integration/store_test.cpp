@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <set>
@@ -528,6 +529,24 @@ TEST_CASE("notes: set, shown, kept across a restart, cleared", "[store][peer]") 
     r = d.presencectl({"note", "nobody", "Hello"});
     CHECK(r.exit_code == kExitDaemonError);
     CHECK(r.err.find("not_found") != std::string::npos);
+}
+
+TEST_CASE("state_db = \"\" keeps no state: nothing is written, a note lasts until the daemon stops",
+          "[store][peer]") {
+    DaemonFixture d(standard_config(), false);
+    std::string text = d.config_text(standard_config());
+    const std::string line = "state_db = \"" + d.dir().file("state.db") + "\"";
+    REQUIRE(text.find(line) != std::string::npos);
+    text.replace(text.find(line), line.size(), "state_db = \"\"");
+    d.write_raw_config(text);
+    d.start();
+    CHECK(d.presencectl({"note", "alice", "On leave"}).exit_code == 0);
+    CHECK(user_of(d, "alice").at("note") == "On leave");
+    CHECK(d.presencectl({"users"}).exit_code == 0);
+    REQUIRE(d.stop() == 0);
+    CHECK_FALSE(std::filesystem::exists(d.dir().file("state.db")));
+    d.start();
+    CHECK(user_of(d, "alice").at("note") == "");  // cold start: nothing was kept
 }
 
 TEST_CASE("connector restart: the connector's subscriptions are made again", "[store][peer]") {
