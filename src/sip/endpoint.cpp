@@ -244,7 +244,8 @@ void Endpoint::answer(const Message& request, const Inbound& from, int code, std
         back.set_port(via.port.value_or(5060));
         transport_.send_tcp(back, bytes);
     }
-    if (store) server_.respond(request, bytes, from.kind == TransportKind::tcp);
+    if (store)
+        server_.respond(request, {code, std::string(reason), extra}, from.kind == TransportKind::tcp);
 }
 
 void Endpoint::on_request(const Message& request, const Inbound& from) {
@@ -253,11 +254,10 @@ void Endpoint::on_request(const Message& request, const Inbound& from) {
     if (method == "ACK") return;  // we never send a 2xx to INVITE; nothing to acknowledge
 
     const bool reliable = from.kind == TransportKind::tcp;
-    const auto seen = server_.receive(request, reliable, [&](const std::string& stored) {
-        if (from.kind == TransportKind::udp)
-            (void)transport_.send_udp(from.source, stored);
-        else
-            transport_.send_on(from.connection, stored);
+    // A retransmission of an answered request: the same request, so answer()
+    // builds the same response again (see ServerTransactions).
+    const auto seen = server_.receive(request, reliable, [&](const ServerTransactions::Answer& stored) {
+        answer(request, from, stored.code, stored.reason, stored.extra, /*store=*/false);
     });
     if (seen != ServerTransactions::Seen::fresh) {
         ++counters_.request_retransmissions;  // §17.2.2: answered again or absorbed, never handed up twice

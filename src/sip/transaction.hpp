@@ -5,11 +5,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "ev/clock.hpp"
 #include "sip/message.hpp"
@@ -105,21 +108,37 @@ private:
 };
 
 // Server transactions for incoming non-INVITE requests (NOTIFY, OPTIONS):
-// a retransmission is answered again from the stored response, byte for
-// byte, without reaching the TU twice (§17.2.2). Kept for Timer J = 64*T1
-// on UDP, 0 on reliable transports. Matching per §17.2.3: top-Via branch +
-// sent-by + method for z9hG4bK branches, else the RFC 2543 rule (R-URI,
-// tags, Call-ID, CSeq, top Via).
+// a retransmission is answered again with the same response without
+// reaching the TU twice (§17.2.2). Kept for Timer J = 64*T1 on UDP, 0 on
+// reliable transports. Matching per §17.2.3: top-Via branch + sent-by +
+// method for z9hG4bK branches, else the RFC 2543 rule (R-URI, tags,
+// Call-ID, CSeq, top Via).
 //
-// Memory: an entry is the match key plus the response bytes (never a parsed
-// message) and one timer. The table is bounded (max_entries): when it is
-// full a new request is still reported fresh but not stored, so its
-// retransmissions reach the TU again (which must be idempotent anyway,
-// rfc-checklist 5.7) instead of memory growing under a flood. An entry the
-// TU never answers is dropped after 64*T1 as well.
+// Memory: an entry is the match key plus what the final response was made
+// of (code, reason, extra headers: a few bytes for a 200), never the
+// response bytes nor a parsed message. The response is built again from the
+// retransmitted request, which is byte for byte the first one, so it is the
+// same response. A NOTIFY stream at 50,000/s keeps 64*T1 worth of entries:
+// storing ~450 response bytes each cost ~60 MB of RSS and a fragmented heap
+// (issue 6 profile). Every entry lives exactly 64*T1 from its last state
+// change, so entries sit in a list in expiry order and one clock timer
+// serves the whole table (no timer per NOTIFY).
+//
+// The table is bounded (max_entries): when it is full a new request is still
+// reported fresh but not stored, so its retransmissions reach the TU again
+// (which must be idempotent anyway, rfc-checklist 5.7) instead of memory
+// growing under a flood. An entry the TU never answers is dropped after
+// 64*T1 as well.
 class ServerTransactions {
 public:
     static constexpr size_t kDefaultMaxEntries = 100'000;
+
+    // What a final response is built from, kept to build it again.
+    struct Answer {
+        int code = 0;
+        std::string reason;
+        std::vector<Header> extra;
+    };
 
     // max_entries is additive (defaults to kDefaultMaxEntries).
     ServerTransactions(ev::Clock& clock, TimerValues timers, size_t max_entries = kDefaultMaxEntries)
@@ -131,13 +150,14 @@ public:
     enum class Seen { fresh, retransmission_answered, retransmission_pending };
     // Looks the request up. fresh: a new transaction was created and the TU
     // must answer it with respond(). retransmission_answered: `resend` was
-    // called with the stored response. retransmission_pending: absorbed.
-    Seen receive(const Message& request, bool reliable, const std::function<void(const std::string&)>& resend);
-    // Stores the final response of a fresh request (and starts Timer J).
+    // called with the stored answer, to build and send it again.
+    // retransmission_pending: absorbed.
+    Seen receive(const Message& request, bool reliable, const std::function<void(const Answer&)>& resend);
+    // Stores the final answer of a fresh request (and starts Timer J).
     // Reliable transports: the entry is removed at once (Timer J = 0). Only
-    // the first response of a transaction is kept; a request that has no
+    // the first answer of a transaction is kept; a request that has no
     // entry (table full, expired unanswered) stores nothing.
-    void respond(const Message& request, const std::string& response_bytes, bool reliable);
+    void respond(const Message& request, const Answer& answer, bool reliable);
     size_t size() const { return table_.size(); }
     // Requests reported fresh but not stored because the table was full.
     uint64_t overflows() const { return overflows_; }
@@ -146,17 +166,24 @@ public:
 
 private:
     struct Entry {
-        std::string response;   // "" until answered
-        ev::TimerId timer = 0;  // Timer J once answered; the unanswered expiry before
+        std::string key;
+        uint64_t expires_ms = 0;  // Timer J once answered; the unanswered expiry before
+        bool answered = false;
+        Answer answer;
     };
-    using Table = std::unordered_map<std::string, Entry>;
-    void arm_expiry(Table::iterator it, uint64_t delay_ms);
+    using Order = std::list<Entry>;  // by expires_ms: every entry gets the same lifetime
+    // Moves it to the back of the list with a new expiry; arms the timer if idle.
+    void arm_expiry(Order::iterator it);
+    void expire();
+    uint64_t delay_until(uint64_t at_ms) const;
 
     ev::Clock& clock_;
     TimerValues timers_;
     size_t max_entries_;
     uint64_t overflows_ = 0;
-    Table table_;
+    Order order_;
+    std::unordered_map<std::string_view, Order::iterator> table_;  // views of the list's keys
+    ev::TimerId timer_ = 0;
 };
 
 }  // namespace presenced::sip

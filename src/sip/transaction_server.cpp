@@ -56,32 +56,41 @@ std::string ServerTransactions::key_of(const Message& request) {
 }
 
 ServerTransactions::~ServerTransactions() {
-    for (const auto& [key, entry] : table_) clock_.cancel(entry.timer);
+    if (timer_) clock_.cancel(timer_);
 }
 
-void ServerTransactions::arm_expiry(Table::iterator it, uint64_t delay_ms) {
-    clock_.cancel(it->second.timer);
-    // Node-based map: the key's address is stable until the entry is erased,
-    // so the timer holds a pointer, not a second copy of the key (and the
-    // capture fits std::function's small buffer: no allocation).
-    const std::string* key = &it->first;
-    it->second.timer = clock_.start(delay_ms, [this, key] {
-        auto found = table_.find(*key);
-        if (found != table_.end()) table_.erase(found);  // §17.2.2: Timer J -> Terminated
-    });
+uint64_t ServerTransactions::delay_until(uint64_t at_ms) const {
+    const uint64_t now = clock_.now_ms();
+    return at_ms > now ? at_ms - now : 0;  // a late loop: due now
+}
+
+void ServerTransactions::arm_expiry(Order::iterator it) {
+    it->expires_ms = clock_.now_ms() + kTimerJFactor * timers_.t1_ms;
+    order_.splice(order_.end(), order_, it);  // the latest expiry: the back keeps the list sorted
+    if (!timer_) timer_ = clock_.start(delay_until(order_.front().expires_ms), [this] { expire(); });
+}
+
+void ServerTransactions::expire() {
+    timer_ = 0;
+    const uint64_t now = clock_.now_ms();
+    while (!order_.empty() && order_.front().expires_ms <= now) {
+        table_.erase(order_.front().key);  // §17.2.2: Timer J -> Terminated (or the unanswered entry's end)
+        order_.pop_front();
+    }
+    if (!order_.empty()) timer_ = clock_.start(delay_until(order_.front().expires_ms), [this] { expire(); });
 }
 
 ServerTransactions::Seen ServerTransactions::receive(const Message& request, bool reliable,
-                                                     const std::function<void(const std::string&)>& resend) {
+                                                     const std::function<void(const Answer&)>& resend) {
     (void)reliable;  // the entry lives until respond() on any transport
     std::string key = key_of(request);
-    auto it = table_.find(key);
-    if (it != table_.end()) {
+    if (auto found = table_.find(key); found != table_.end()) {
         // §17.2.2: Trying absorbs a retransmission (we never send
         // provisionals to non-INVITE, rfc-checklist 5.3); Completed resends
-        // the final response unchanged.
-        if (it->second.response.empty()) return Seen::retransmission_pending;
-        if (resend) resend(it->second.response);
+        // the final response.
+        const Entry& e = *found->second;
+        if (!e.answered) return Seen::retransmission_pending;
+        if (resend) resend(e.answer);
         return Seen::retransmission_answered;
     }
     if (table_.size() >= max_entries_) {
@@ -91,24 +100,32 @@ ServerTransactions::Seen ServerTransactions::receive(const Message& request, boo
     }
     // §17.2.2: a new server transaction in Trying. Expires unanswered after
     // 64*T1 so a TU that drops a request cannot leak the entry.
-    it = table_.emplace(std::move(key), Entry{}).first;
-    arm_expiry(it, kTimerJFactor * timers_.t1_ms);
+    order_.push_back(Entry{std::move(key), 0, false, {}});
+    auto it = std::prev(order_.end());
+    table_.emplace(it->key, it);
+    arm_expiry(it);
     return Seen::fresh;
 }
 
-void ServerTransactions::respond(const Message& request, const std::string& response_bytes, bool reliable) {
-    auto it = table_.find(key_of(request));
-    if (it == table_.end() || response_bytes.empty()) return;  // not stored (table full, expired unanswered)
-    if (!it->second.response.empty()) return;                  // answered already: the first answer stands
+void ServerTransactions::respond(const Message& request, const Answer& answer, bool reliable) {
+    auto found = table_.find(key_of(request));
+    if (found == table_.end()) return;  // not stored (table full, expired unanswered)
+    auto it = found->second;
+    if (it->answered) return;  // answered already: the first answer stands
     if (reliable) {
         // §17.2.2: Timer J = 0 on reliable transports, Terminated at once.
-        clock_.cancel(it->second.timer);
-        table_.erase(it);
+        table_.erase(found);
+        order_.erase(it);  // the timer, if it was for this entry, finds the next one due
+        if (order_.empty() && timer_) {
+            clock_.cancel(timer_);
+            timer_ = 0;
+        }
         return;
     }
     // §17.2.2: the final response moves Trying to Completed; Timer J = 64*T1.
-    it->second.response = response_bytes;
-    arm_expiry(it, kTimerJFactor * timers_.t1_ms);
+    it->answered = true;
+    it->answer = answer;
+    arm_expiry(it);
 }
 
 }  // namespace presenced::sip

@@ -456,14 +456,18 @@ struct Server {
     std::vector<std::string> resent;
     explicit Server(TimerValues timers = {}, size_t max_entries = ServerTransactions::kDefaultMaxEntries)
         : clock(kStart), st(clock, timers, max_entries) {}
+    // The stored answer is built again from the retransmitted request, as the endpoint does.
     Seen receive(const Req& r, bool reliable = false) {
-        return st.receive(r.msg(), reliable, [this](const std::string& bytes) { resent.push_back(bytes); });
+        const Message m = r.msg();
+        return st.receive(m, reliable, [&](const ServerTransactions::Answer& a) {
+            resent.push_back(m.make_response(a.code, a.reason, "", a.extra));
+        });
     }
     std::string answer(const Req& r, bool reliable = false, int code = 200) {
         const Message m = r.msg();
-        std::string bytes = m.make_response(code, code == 200 ? "OK" : "Error", "", {});
-        st.respond(m, bytes, reliable);
-        return bytes;
+        const std::string reason = code == 200 ? "OK" : "Error";
+        st.respond(m, {code, reason, {}}, reliable);
+        return m.make_response(code, reason, "", {});
     }
 };
 
@@ -491,7 +495,7 @@ TEST_CASE("server UDP: absorb before the answer, replay it byte-identical after,
     CHECK(s.resent[1] == bytes);
 
     // A second answer from a confused TU does not replace the first.
-    s.st.respond(r.msg(), "SIP/2.0 500 Other\r\n\r\n", false);
+    s.st.respond(r.msg(), {500, "Other", {}}, false);
     CHECK(s.receive(r) == Seen::retransmission_answered);
     CHECK(s.resent.back() == bytes);
 
@@ -680,9 +684,32 @@ TEST_CASE("server: the destructor cancels every timer", "[transaction][server]")
         st.receive(a.msg(), false, nullptr);
         st.receive(b.msg(), false, nullptr);
         const Message m = a.msg();
-        st.respond(m, m.make_response(200, "OK", "", {}), false);
-        CHECK(clock.pending() == 2);
+        st.respond(m, {200, "OK", {}}, false);
+        CHECK(clock.pending() == 1);  // one timer for the whole table
     }
     CHECK(clock.pending() == 0);
     clock.advance(100'000);  // nothing fires on the destroyed table (ASan)
+}
+
+TEST_CASE("server: one clock timer serves any number of entries, each expiring 64*T1 after its last change",
+          "[transaction][server]") {
+    // No timer per NOTIFY: entries are kept in expiry order (ServerTransactions).
+    Server s;
+    std::vector<Req> reqs(1000);
+    for (size_t i = 0; i < reqs.size(); ++i) {
+        reqs[i].branch = "z9hG4bKmany" + std::to_string(i);
+        CHECK(s.receive(reqs[i]) == Seen::fresh);
+        s.clock.advance(10);  // received 10 ms apart
+    }
+    CHECK(s.clock.pending() == 1);
+    s.answer(reqs[0]);  // answered at 10 s: Timer J from now, it moves to the back
+    CHECK(s.clock.pending() == 1);
+    // The unanswered ones expire 32 s after their arrival, one by one.
+    s.clock.advance(32'000 - 10'000 + 10 * 5);  // at 32.05 s: the first six arrivals' deadlines
+    CHECK(s.st.size() == 1000 - 5);             // 0 was answered and lives on; 1..5 are gone
+    CHECK(s.receive(reqs[0]) == Seen::retransmission_answered);
+    CHECK(s.receive(reqs[1]) == Seen::fresh);   // expired: a new transaction
+    s.clock.advance(100'000);
+    CHECK(s.st.size() == 0);
+    CHECK(s.clock.pending() == 0);
 }
