@@ -20,6 +20,15 @@ constexpr double kWaitSlackMs = 1e-6;
 // The longest single wait armed for a token (tiny rates); the timer is
 // simply armed again when it fires early.
 constexpr double kMaxTokenWaitMs = 3'600'000;
+// Requests started in one timer callback at most; then the pacer yields for
+// kYieldMs so the loop reads what the server answered. Without it, pacing
+// set high (10,000/s and 10,000 in flight) sends thousands of SUBSCRIBEs in
+// one loop turn and the answers (a 200 and a ~1.2 KB NOTIFY each) overflow
+// the UDP receive buffer before the loop reads them: lost NOTIFYs,
+// retransmissions (issue 6: 15,000 at 10,000 users). libuv 1.44 runs a
+// 0 ms timer started in a timer callback in the same pass, hence 1 ms.
+constexpr uint32_t kMaxStartsPerRun = 16;
+constexpr uint64_t kYieldMs = 1;
 
 }  // namespace
 
@@ -135,6 +144,9 @@ void Pacer::schedule() {
             delay_ms = static_cast<uint64_t>(std::ceil(std::min(wait, kMaxTokenWaitMs) - kWaitSlackMs));
         }
     }
+    // A slot released meanwhile must not cut a yield short.
+    const uint64_t now = clock_.now_ms();
+    if (yield_until_ms_ > now) delay_ms = std::max(delay_ms, yield_until_ms_ - now);
     timer_ = clock_.start(delay_ms, [this] { run(); });
 }
 
@@ -145,7 +157,12 @@ void Pacer::run() {
     // A go callback may destroy the pacer (a reload tearing a connector
     // down); it must then not be touched again.
     const std::weak_ptr<Slot::Shared> alive = shared_;
+    uint32_t started = 0;
     while (shared_->in_flight < cap) {
+        if (started == kMaxStartsPerRun) {
+            yield_until_ms_ = clock_.now_ms() + kYieldMs;
+            break;  // schedule() arms the timer no earlier than that
+        }
         // Refreshes and unsubscribes first (they keep existing state
         // alive), then new subscriptions while tokens last.
         std::deque<Waiting>* queue = nullptr;
@@ -167,6 +184,7 @@ void Pacer::run() {
             --shared_->cancelled;
         }
         ++shared_->in_flight;
+        ++started;
         go(Slot(shared_));
         if (alive.expired()) return;
     }

@@ -78,6 +78,7 @@ private:
     void run();       // starts what can start now
     void refill();
 
+    uint64_t yield_until_ms_ = 0;  // no run() before this (kMaxStartsPerRun)
     ev::Clock& clock_;
     PacerSettings settings_;
     std::shared_ptr<Slot::Shared> shared_;

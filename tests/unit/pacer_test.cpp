@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -69,14 +70,16 @@ TEST_CASE("10,000 new subscriptions go at the bucket's rate, never above burst +
     CHECK(pacer.queued() == kCount);
 
     // Check the bound every 10 ms of virtual time: started(t) <= 50 + 50 * t,
-    // and the pacer is not slower than that either (within one token).
+    // and the pacer is not slower than that either (within one token, and
+    // once the per-turn cap is counted).
     clock.advance(0);
     for (uint64_t t = 0; t <= 210'000; t += 10) {
         if (t > 0) clock.advance(10);
         const uint64_t allowed = 50 + t * 50 / 1'000;
         INFO("t = " << t << " ms");
         REQUIRE(started.size() <= allowed);
-        REQUIRE(started.size() + 1 >= std::min(kCount, allowed));
+        // A burst leaves 16 per loop turn, 1 ms apart (kMaxStartsPerRun).
+        REQUIRE(started.size() + 1 >= std::min({kCount, allowed, 16 * (t + 1)}));
     }
     CHECK_FALSE(went_inside_submit);
     REQUIRE(started.size() == kCount);
@@ -417,4 +420,25 @@ TEST_CASE("set_settings changes the rate, the burst and the cap from now on", "[
         CHECK(holder.order.size() == 5);
         CHECK(capped.in_flight() == 2);
     }
+}
+
+TEST_CASE("a high rate starts at most 16 per timer callback and yields 1 ms to the loop between", "[pacer]") {
+    // kMaxStartsPerRun: 1,000 new subscriptions with pacing set high are not
+    // all sent in one loop turn, so the loop reads the answers in between.
+    ev::VirtualClock clock;
+    const uint64_t t0 = clock.now_ms();
+    Pacer pacer(clock, PacerSettings{10'000, 10'000, 10'000});
+    std::map<uint64_t, int> per_ms;  // virtual ms -> starts
+    for (int i = 0; i < 1'000; ++i) pacer.submit(kFresh, [&](Slot) { ++per_ms[clock.now_ms() - t0]; });
+    clock.advance(0);
+    CHECK(per_ms.size() == 1);
+    CHECK(per_ms[0] == 16);
+    clock.advance(100);
+    int total = 0;
+    for (const auto& [ms, n] : per_ms) {
+        CHECK(n <= 16);
+        total += n;
+    }
+    CHECK(total == 1'000);
+    CHECK(per_ms.rbegin()->first == (1'000 + 15) / 16 - 1);  // one batch per ms: 63 ms for the last
 }
