@@ -6,7 +6,7 @@
 #   make sanitize   ASan+UBSan build and test run
 #   make fuzz       run the libFuzzer targets (FUZZ_SECONDS each)
 #   make lint       clang-format check, clang-tidy on changed files, mandoc -Tlint
-#   make bench      benchmarks
+#   make bench      benchmarks (BENCH_ARGS="--runs 1 --only throughput" ...)
 #   make install    PREFIX=/usr/local DESTDIR=
 BUILD_DIR     ?= build
 SANITIZE_DIR  ?= build-sanitize
@@ -57,8 +57,12 @@ fuzz: deps
 lint: deps
 	scripts/lint.sh
 
+# The peer watcher (baresip) is installed if missing so the table shows it
+# side by side; the peer row says so and is skipped when that fails.
 bench: build
+	@scripts/install-deps.sh -q --peer || echo "bench: baresip not installed; the peer row will be skipped"
 	$(BUILD_DIR)/bin/store_bench
+	python3 bench/bench.py --build-dir $(BUILD_DIR) $(BENCH_ARGS)
 
 # Reconfigures with PREFIX: the default config path is compiled in.
 install: deps

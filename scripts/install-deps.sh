@@ -3,7 +3,22 @@
 # Idempotent: apt-get runs only when something is missing, and afterwards every
 # tool and header is checked for real, because `apt-get install` can exit 0
 # having installed nothing (empty lists, held packages).
+#
+#   scripts/install-deps.sh [-q] [--peer]
+#     -q      print nothing when everything is there already
+#     --peer  also install the optional peer watcher of the benchmarks
+#             (bench/bench.py, row "peer"); the default run never installs it
 set -euo pipefail
+
+quiet=0
+peer=0
+for arg in "$@"; do
+  case "$arg" in
+    -q) quiet=1 ;;
+    --peer) peer=1 ;;
+    *) echo "usage: $0 [-q] [--peer]" >&2; exit 2 ;;
+  esac
+done
 
 # Debian package -> a file or command that proves it is really there.
 PACKAGES=(
@@ -32,6 +47,15 @@ PACKAGES=(
   "iproute2:/usr/bin/ss"
   "python3:/usr/bin/python3"
 )
+
+# Optional, only with --peer: baresip as the peer watcher that bench/bench.py
+# compares presenced with (bench/peer/). Headless, core package only.
+PEER_PACKAGES=(
+  "baresip-core:/usr/bin/baresip"
+)
+if [ "$peer" -eq 1 ]; then
+  PACKAGES+=("${PEER_PACKAGES[@]}")
+fi
 
 # The multiarch directory differs off amd64; ask dpkg where libraries live.
 arch_dir=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
@@ -62,7 +86,7 @@ as_root() {
 
 mapfile -t missing < <(missing_packages)
 if [ ${#missing[@]} -eq 0 ]; then
-  [ "${1:-}" = "-q" ] || echo "install-deps: all dependencies present"
+  [ "$quiet" -eq 1 ] || echo "install-deps: all dependencies present"
   exit 0
 fi
 
