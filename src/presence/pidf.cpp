@@ -298,6 +298,15 @@ util::Result<RichDocument> parse_pidf(std::string_view document, const BodyLimit
     RichDocument doc;
     doc.entity = xml::trimmed(root.attr("entity"));
     doc.note = pick_note(root);
+    // Exactly as many as there are: the entries stay in memory with the
+    // source (model.hpp), and a vector grown 1-2-4 keeps a spare 312-byte
+    // slot per subscription and copies on every growth (issue 6 profile).
+    const auto is_entry = [](const std::unique_ptr<Element>& c) {
+        return c->is(kPidf, "tuple") || c->is(kDm, "person") || c->is(kDm, "device");
+    };
+    doc.entries.reserve(std::min<size_t>(
+        static_cast<size_t>(std::count_if(root.children.begin(), root.children.end(), is_entry)),
+        limits.max_entries));
     for (const auto& c : root.children) {
         const bool tuple = c->is(kPidf, "tuple");
         const bool person = c->is(kDm, "person");
