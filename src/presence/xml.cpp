@@ -12,6 +12,8 @@ namespace presenced::presence::xml {
 namespace {
 
 constexpr XML_Char kNamespaceSeparator = '\x01';
+// Namespace URIs looked up among the most recent ones before a new is kept.
+constexpr size_t kInternScan = 8;
 
 // Drawn once: expat otherwise calls getrandom() for every document
 // (perf-limits.md §2), and a salt still protects its hash tables.
@@ -56,19 +58,31 @@ struct Builder {
     size_t nodes = 0;
     util::Error error{"", ""};
     XML_Parser parser = nullptr;
+    std::unique_ptr<std::deque<std::string>> namespaces = std::make_unique<std::deque<std::string>>();
 
     void fail(const char* code, std::string message) {
         if (error.code.empty()) error = util::make_error(code, std::move(message));
         XML_StopParser(parser, XML_FALSE);
     }
 
-    static void split(const XML_Char* qualified, std::string& ns, std::string& local) {
+    // The pool never moves its strings (a deque grows at the end); only the
+    // last few are searched, so a hostile document with thousands of
+    // namespaces costs one string per element, as before, not a quadratic scan.
+    std::string_view intern(std::string_view ns) {
+        if (ns.empty()) return {};
+        const size_t n = namespaces->size();
+        for (size_t i = n; i > 0 && n - i < kInternScan; --i)
+            if ((*namespaces)[i - 1] == ns) return (*namespaces)[i - 1];
+        return namespaces->emplace_back(ns);
+    }
+
+    void split(const XML_Char* qualified, std::string_view& ns, std::string& local) {
         const char* sep = std::strchr(qualified, kNamespaceSeparator);
         if (sep) {
-            ns.assign(qualified, static_cast<size_t>(sep - qualified));
+            ns = intern(std::string_view(qualified, static_cast<size_t>(sep - qualified)));
             local.assign(sep + 1);
         } else {
-            ns.clear();
+            ns = {};
             local.assign(qualified);
         }
     }
@@ -79,10 +93,10 @@ struct Builder {
         if (b->stack.size() + 1 > b->limits.max_depth)
             return b->fail("too_deep", "elements nested deeper than the limit");
         auto element = std::make_unique<Element>();
-        split(name, element->ns, element->name);
+        b->split(name, element->ns, element->name);
         for (size_t i = 0; attrs[i]; i += 2) {
             Attribute a;
-            split(attrs[i], a.ns, a.name);
+            b->split(attrs[i], a.ns, a.name);
             a.value = attrs[i + 1];
             if (a.value.size() > b->limits.max_text) return b->fail("text_too_long", "an attribute value is too long");
             element->attributes.push_back(std::move(a));
@@ -152,7 +166,7 @@ std::string trimmed(std::string_view text) { return std::string(util::trim(text)
 util::Result<std::unique_ptr<Element>> parse(std::string_view document, const BodyLimits& limits) {
     if (document.size() > limits.max_bytes)
         return util::make_error("too_large", "the document is larger than the limit");
-    Builder b{limits, nullptr, {}, 0, {"", ""}, nullptr};
+    Builder b{limits, nullptr, {}, 0, {"", ""}, nullptr};  // namespaces: its own pool
     thread_local ReusedParser reused;
     XML_Parser parser = reused.fresh();
     if (!parser) return util::make_error("malformed", "cannot create an XML parser");
@@ -172,6 +186,7 @@ util::Result<std::unique_ptr<Element>> parse(std::string_view document, const Bo
     if (!b.error.code.empty()) return b.error;
     if (!expat_error.empty()) return util::make_error("malformed", expat_error);
     if (!b.root) return util::make_error("malformed", "no root element");
+    b.root->namespaces = std::move(b.namespaces);  // the views stay valid: the strings do not move
     return std::move(b.root);
 }
 
