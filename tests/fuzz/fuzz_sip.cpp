@@ -64,12 +64,15 @@ void process(std::string_view bytes, bool reliable) {
     (void)m.request_uri();
     (void)m.request_uri_scheme();
     static sip::ServerTransactions table(clock_instance(), sip::TimerValues{});
-    const auto seen = table.receive(m, reliable, [](const std::string&) {});
+    const auto seen = table.receive(m, reliable, [&m](const sip::ServerTransactions::Answer& a) {
+        // A retransmission: the same response built again from what it was made of.
+        (void)m.make_response(a.code, a.reason, "fuzztag", a.extra, "192.0.2.1", uint16_t{5060});
+    });
     if (seen == sip::ServerTransactions::Seen::fresh) {
         const std::string response = m.make_response(481, "Subscription Does Not Exist", "fuzztag",
                                                      {{"Server", "fuzz"}}, "192.0.2.1", uint16_t{5060});
         if (response.rfind("SIP/2.0 481 ", 0) != 0) std::abort();
-        table.respond(m, response, reliable);
+        table.respond(m, {481, "Subscription Does Not Exist", {{"Server", "fuzz"}}}, reliable);
     }
     clock_instance().advance(1000);  // lets Timer J entries expire so the table stays bounded
 }
