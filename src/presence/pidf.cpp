@@ -305,8 +305,7 @@ util::Result<RichDocument> parse_pidf(std::string_view document, const BodyLimit
         return c->is(kPidf, "tuple") || c->is(kDm, "person") || c->is(kDm, "device");
     };
     doc.entries.reserve(std::min<size_t>(
-        static_cast<size_t>(std::count_if(root.children.begin(), root.children.end(), is_entry)),
-        limits.max_entries));
+        static_cast<size_t>(std::count_if(root.children.begin(), root.children.end(), is_entry)), limits.max_entries));
     for (const auto& c : root.children) {
         const bool tuple = c->is(kPidf, "tuple");
         const bool person = c->is(kDm, "person");

@@ -84,7 +84,7 @@ private:
     uv_loop_t loop_{};
     std::unique_ptr<ev::LoopClock> clock_;
     std::unique_ptr<sip::Endpoint> endpoint_;
-    bool users_loaded_ = false;  // open_store ran: reloads read users_csv again
+    bool users_loaded_ = false;                    // open_store ran: reloads read users_csv again
     std::unique_ptr<store::Store> store_;          // before presence_: presence_ persists into it
     std::unique_ptr<presence::Service> presence_;  // after the endpoint: it sends through it
     uv_signal_t sighup_{}, sigterm_{}, sigint_{};

@@ -244,8 +244,7 @@ void Endpoint::answer(const Message& request, const Inbound& from, int code, std
         back.set_port(via.port.value_or(5060));
         transport_.send_tcp(back, bytes);
     }
-    if (store)
-        server_.respond(request, {code, std::string(reason), extra}, from.kind == TransportKind::tcp);
+    if (store) server_.respond(request, {code, std::string(reason), extra}, from.kind == TransportKind::tcp);
 }
 
 void Endpoint::on_request(const Message& request, const Inbound& from) {

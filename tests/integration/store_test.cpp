@@ -531,8 +531,7 @@ TEST_CASE("notes: set, shown, kept across a restart, cleared", "[store][peer]") 
     CHECK(r.err.find("not_found") != std::string::npos);
 }
 
-TEST_CASE("state_db = \"\" keeps no state: nothing is written, a note lasts until the daemon stops",
-          "[store][peer]") {
+TEST_CASE("state_db = \"\" keeps no state: nothing is written, a note lasts until the daemon stops", "[store][peer]") {
     DaemonFixture d(standard_config(), false);
     std::string text = d.config_text(standard_config());
     const std::string line = "state_db = \"" + d.dir().file("state.db") + "\"";

@@ -708,7 +708,7 @@ TEST_CASE("server: one clock timer serves any number of entries, each expiring 6
     s.clock.advance(32'000 - 10'000 + 10 * 5);  // at 32.05 s: the first six arrivals' deadlines
     CHECK(s.st.size() == 1000 - 5);             // 0 was answered and lives on; 1..5 are gone
     CHECK(s.receive(reqs[0]) == Seen::retransmission_answered);
-    CHECK(s.receive(reqs[1]) == Seen::fresh);   // expired: a new transaction
+    CHECK(s.receive(reqs[1]) == Seen::fresh);  // expired: a new transaction
     s.clock.advance(100'000);
     CHECK(s.st.size() == 0);
     CHECK(s.clock.pending() == 0);
