@@ -268,6 +268,7 @@ TEST_CASE("cancel forgets a queued request and nothing else", "[pacer]") {
     SECTION("cancelling everything leaves no timer behind") {
         Pacer slow(clock, PacerSettings{1, 1, 64});
         std::vector<Pacer::Ticket> tickets;
+        tickets.reserve(5);
         for (int i = 0; i < 5; ++i) tickets.push_back(slow.submit(kFresh, log.go("X")));
         for (auto t : tickets) slow.cancel(t);
         CHECK(slow.queued() == 0);

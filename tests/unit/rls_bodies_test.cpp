@@ -214,7 +214,10 @@ TEST_CASE("multipart: nested multipart parts and the depth limit", "[rls][multip
     std::string inner = framed("l4", {part("text/plain", "<leaf@x>", "leaf")});
     for (int level = 3; level >= 0; --level) {
         const std::string b = "l" + std::to_string(level);
-        inner = framed(b, {part("multipart/related;boundary=l" + std::to_string(level + 1), "<n" + b + "@x>", inner)});
+        std::string cid = "<n";
+        cid += b;
+        cid += "@x>";
+        inner = framed(b, {part("multipart/related;boundary=l" + std::to_string(level + 1), cid, inner)});
     }
     auto outer = framing("multipart/related;boundary=l0", inner);
     REQUIRE(outer.parts.size() == 1);

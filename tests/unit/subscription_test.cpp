@@ -74,7 +74,7 @@ struct Harness {
     }
 
     // Answers sent[i] with a response built from the request itself.
-    void respond(size_t i, int code, std::vector<sip::Header> extra = {}, std::string to_tag = "srv1") {
+    void respond(size_t i, int code, const std::vector<sip::Header>& extra = {}, const std::string& to_tag = "srv1") {
         REQUIRE(i < sent.size());
         REQUIRE_FALSE(sent[i].answered);
         sip::RequestSpec spec = sent[i].spec;
@@ -97,9 +97,9 @@ struct Harness {
     }
 
     // A NOTIFY in the dialog of sent[i] (its Call-ID and From tag).
-    std::optional<sip::Answer> notify(size_t i, const std::string& state, std::string body = "<presence/>",
-                                      std::string event = "presence", std::optional<uint32_t> cseq = std::nullopt,
-                                      std::string from_tag = "") {
+    std::optional<sip::Answer> notify(size_t i, const std::string& state, const std::string& body = "<presence/>",
+                                      const std::string& event = "presence",
+                                      std::optional<uint32_t> cseq = std::nullopt, const std::string& from_tag = "") {
         const auto& s = sent.at(i).spec;
         const uint32_t n = cseq ? *cseq : ++notify_cseq;
         std::string text =
