@@ -59,6 +59,10 @@ private:
     // Queues one line; false (nothing queued) when the client has more than
     // kMaxQueuedAnswerBytes unsent or the write fails: the caller drops it.
     bool write_line(Client* client, std::string line);
+    bool write_bytes(Client* client, std::string bytes);
+    // Writes the client's coalesced event lines now (false: drop the client).
+    bool flush_events(Client* client);
+    static void on_flush(uv_timer_t* timer);
     void send(Client* client, std::string line);
     // From a watch sink: inside the daemon's event delivery, so a client
     // to drop is only marked here and closed from on_drop (closing ends
@@ -74,11 +78,13 @@ private:
     Services& services_;
     uv_pipe_t listener_{};
     uv_timer_t sweep_{};
-    uv_timer_t drop_{};  // fires at once: closes the clients in to_drop_
+    uv_timer_t drop_{};   // fires at once: closes the clients in to_drop_
+    uv_timer_t flush_{};  // fires on the next loop turn: writes the clients' coalesced events
     bool listening_ = false;
     std::string path_;
     std::unordered_set<Client*> clients_;
-    std::unordered_set<Client*> to_drop_;  // watchers past the cap, closed from on_drop
+    std::unordered_set<Client*> to_drop_;   // watchers past the cap, closed from on_drop
+    std::unordered_set<Client*> to_flush_;  // clients with pending_events
 };
 
 }  // namespace presenced::control

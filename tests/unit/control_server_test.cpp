@@ -182,6 +182,21 @@ TEST_CASE("watch: the answer comes first, then one line per event, and requests 
     CHECK(peer.lines[3].at("result").at("pid").is_number());
 }
 
+TEST_CASE("watch: the events of one loop turn go out together, in order, before a later answer", "[watch]") {
+    // Server::send_event coalesces a turn's events into one write; an answer
+    // written after them never overtakes them.
+    Harness h;
+    Peer peer(h.path);
+    peer.send("watch", json::object(), 1);
+    REQUIRE(h.pump_lines(peer, 1));
+    constexpr int kEvents = 200;
+    for (int i = 0; i < kEvents; ++i) h.services.emit(presence_event("alice", i % 2 ? "busy" : "ringing"));
+    peer.send("status", json::object(), 2);
+    REQUIRE(h.pump_lines(peer, 1 + kEvents + 1));
+    for (int i = 0; i < kEvents; ++i) REQUIRE(peer.lines[1 + i].at("state") == (i % 2 ? "busy" : "ringing"));
+    CHECK(peer.lines[1 + kEvents].at("id") == 2);
+}
+
 TEST_CASE("watch: two watchers each get their events, none about users they did not name", "[watch]") {
     Harness h;
     Peer alice_only(h.path), everyone(h.path);
