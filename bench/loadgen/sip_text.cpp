@@ -3,6 +3,8 @@
 
 #include <cstring>
 
+#include "util/text.hpp"
+
 namespace loadgen::sip {
 namespace {
 
@@ -22,17 +24,7 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-std::optional<uint32_t> parse_u32(std::string_view s) {
-    s = trim(s);
-    if (s.empty() || s.size() > 10) return std::nullopt;
-    uint64_t v = 0;
-    for (char c : s) {
-        if (c < '0' || c > '9') return std::nullopt;
-        v = v * 10 + static_cast<uint64_t>(c - '0');
-    }
-    if (v > UINT32_MAX) return std::nullopt;
-    return static_cast<uint32_t>(v);
-}
+std::optional<uint32_t> parse_u32(std::string_view s) { return presenced::util::parse_u32(trim(s)); }
 
 // Header names with their RFC 3261 §7.3.3 compact forms (and RFC 6665's "o").
 enum class Name { other, via, from, to, call_id, cseq, expires, contact, event, authorization, content_length };

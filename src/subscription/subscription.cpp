@@ -30,17 +30,6 @@ bool is_token_char(char c) {
            std::string_view("-.!%*_+`'~").find(c) != std::string_view::npos;
 }
 
-std::optional<uint32_t> parse_u32(std::string_view s) {
-    if (s.empty() || s.size() > 10) return std::nullopt;
-    uint64_t v = 0;
-    for (char c : s) {
-        if (c < '0' || c > '9') return std::nullopt;
-        v = v * 10 + static_cast<uint64_t>(c - '0');
-    }
-    if (v > UINT32_MAX) return std::nullopt;
-    return static_cast<uint32_t>(v);
-}
-
 // "<sip:x@y;lr>" -> "sip:x@y;lr"; a bare URI stays as it is.
 std::string uri_of(std::string_view name_addr) {
     const auto open = name_addr.find('<');
@@ -85,11 +74,11 @@ std::optional<SubscriptionState> parse_subscription_state(std::string_view value
         const std::string_view val = eq == std::string_view::npos ? std::string_view{} : util::trim(p.substr(eq + 1));
         // Unparsable parameter values are ignored, not fatal: the state itself is what matters.
         if (name == "expires")
-            st.expires = parse_u32(val);
+            st.expires = util::parse_u32(val);
         else if (name == "reason")
             st.reason = util::to_lower(val);
         else if (name == "retry-after")
-            st.retry_after = parse_u32(val);
+            st.retry_after = util::parse_u32(val);
     }
     return st;
 }

@@ -85,4 +85,16 @@ std::string format_duration(long long seconds) {
     return buf;
 }
 
+std::optional<uint32_t> parse_u32(std::string_view s) {
+    constexpr size_t kMaxDigits = 10;  // UINT32_MAX has 10
+    if (s.empty() || s.size() > kMaxDigits) return std::nullopt;
+    uint64_t v = 0;
+    for (const char c : s) {
+        if (c < '0' || c > '9') return std::nullopt;
+        v = v * 10 + static_cast<uint64_t>(c - '0');
+    }
+    if (v > UINT32_MAX) return std::nullopt;
+    return static_cast<uint32_t>(v);
+}
+
 }  // namespace presenced::util

@@ -1,6 +1,8 @@
 // Small string helpers: concatenation, escaping for logs, trimming.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -33,6 +35,10 @@ std::string to_lower(std::string_view text);
 bool iequals(std::string_view a, std::string_view b);
 
 std::string join(const std::vector<std::string>& parts, std::string_view separator);
+
+// 1*DIGIT as a 32-bit value (leading zeros allowed); nullopt when empty, not
+// all digits, or above UINT32_MAX (never a wrap).
+std::optional<uint32_t> parse_u32(std::string_view s);
 
 // "42s", "5m12s", "3h04m", "3d04h": compact relative durations for tables.
 std::string format_duration(long long seconds);

@@ -42,3 +42,16 @@ TEST_CASE("ASCII case folding ignores the locale and non-ASCII bytes", "[text]")
     CHECK(ascii_lower('Z') == 'z');
     CHECK(ascii_lower('[') == '[');
 }
+
+TEST_CASE("parse_u32: digits up to UINT32_MAX, nothing else", "[text]") {
+    using presenced::util::parse_u32;
+    CHECK(parse_u32("0") == 0u);
+    CHECK(parse_u32("0003600") == 3600u);
+    CHECK(parse_u32("4294967295") == 4294967295u);
+    CHECK_FALSE(parse_u32("4294967296"));  // no wrap
+    CHECK_FALSE(parse_u32("99999999999"));
+    CHECK_FALSE(parse_u32(""));
+    CHECK_FALSE(parse_u32("12a"));
+    CHECK_FALSE(parse_u32("-1"));
+    CHECK_FALSE(parse_u32(" 1"));
+}
