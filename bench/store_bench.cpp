@@ -170,6 +170,15 @@ PerNotify notify_run(size_t users, size_t notifies, uv_loop_t* loop, store::Stor
     return {(c1 - c0) * 1e6 / n, (p1 - p0) * 1e6 / n};
 }
 
+// The store's options; two variables for diagnosis: STORE_BENCH_NO_FLUSH
+// (written only at the end) and STORE_BENCH_MAX_PENDING.
+store::Options options_from_env() {
+    store::Options options;
+    if (std::getenv("STORE_BENCH_NO_FLUSH")) options = {3'600'000, size_t{1} << 40};
+    if (const char* p = std::getenv("STORE_BENCH_MAX_PENDING")) options.max_pending = std::strtoul(p, nullptr, 10);
+    return options;
+}
+
 // Heap bytes per subscription (mallinfo2: what the allocator hands out, the
 // floor of the daemon's RSS per subscription): N users subscribed and
 // active, each with one PIDF applied.
@@ -177,15 +186,12 @@ double heap_per_subscription(size_t users) {
     const size_t h0 = mallinfo2().uordblks;
     auto rig = std::make_unique<Rig>();
     const auto config = make_config(users);
-    const size_t hc = mallinfo2().uordblks;
     rig->service.apply(config, presence::Directory::from_config(*config));
-    const size_t ha = mallinfo2().uordblks;
     connector::Connector k;
     k.config = *config->find_connector("pbx");
     k.health.status = connector::Status::connected;
     rig->service.connector_changed(k);
     subscribe_all(*rig, users);
-    const size_t hs = mallinfo2().uordblks;
     uint32_t cseq = 1;
     for (const auto& s : rig->subscribes) {
         auto m = sip::Message::parse(notify_text(s, cseq++, pidf(s.to_uri.substr(4, s.to_uri.find('@') - 4), true)));
@@ -196,9 +202,6 @@ double heap_per_subscription(size_t users) {
     rig->subscribes.shrink_to_fit();
     malloc_trim(0);
     const size_t h1 = mallinfo2().uordblks;
-    if (std::getenv("STORE_BENCH_HEAP_STAGES"))
-        std::fprintf(stderr, "heap/sub: config %zu, apply %zu, subscribed %zu, notified %zu\n", (hc - h0) / users,
-                     (ha - hc) / users, (hs - ha) / users, (h1 - hs) / users);
     return static_cast<double>(h1 - h0) / static_cast<double>(users);
 }
 
@@ -230,12 +233,7 @@ int main(int argc, char** argv) {
     // 3 + 1: fill a database with one cached source per user (one flush), then warm start from it.
     double flush_ms = 0;
     {
-        store::Options bench_options;
-        if (std::getenv("STORE_BENCH_NO_FLUSH"))
-            bench_options = {3'600'000, size_t{1} << 40};  // diagnosis: writes only at the end
-        if (const char* p = std::getenv("STORE_BENCH_MAX_PENDING"))
-            bench_options.max_pending = std::strtoul(p, nullptr, 10);
-        auto st = store::Store::open(&loop, db, bench_options);
+        auto st = store::Store::open(&loop, db, options_from_env());
         if (!st) {
             std::fprintf(stderr, "store_bench: %s\n", st.error().message.c_str());
             return 1;
@@ -255,12 +253,7 @@ int main(int argc, char** argv) {
     uv_run(&loop, UV_RUN_NOWAIT);
     const auto config = make_config(users);  // parsing the config is not part of the warm start measured
     const double w0 = now_s();
-    store::Options bench_options;
-    if (std::getenv("STORE_BENCH_NO_FLUSH"))
-        bench_options = {3'600'000, size_t{1} << 40};  // diagnosis: writes only at the end
-    if (const char* p = std::getenv("STORE_BENCH_MAX_PENDING"))
-        bench_options.max_pending = std::strtoul(p, nullptr, 10);
-    auto st = store::Store::open(&loop, db, bench_options);
+    auto st = store::Store::open(&loop, db, options_from_env());
     auto rows = (*st)->load_presence(false);
     const double w_read = now_s();
     std::vector<presence::CachedSource> cached;
