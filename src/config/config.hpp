@@ -62,6 +62,7 @@ struct PresenceSection {
     int cache_horizon = 86400;  // s: a cached state older than this shows unknown at start
     std::string users_csv;      // "" = none: a CSV of users loaded at start and reload
     int shutdown_timeout = 5;   // s spent unsubscribing (Expires: 0) before exiting anyway
+    int list_retry = 3600;      // s a connector serves a broken list per user before trying the list again
 };
 
 struct Connector {
@@ -75,6 +76,9 @@ struct Connector {
     std::string password;
     std::string domain;
     TelephonyEvent telephony_event = TelephonyEvent::dialog;
+    // RFC 4662 resource lists: one SUBSCRIBE serves every member ("" = none).
+    std::string rich_list_uri;       // a presence list
+    std::string telephony_list_uri;  // a list of the telephony_event package
     int subscribe_rate = 50;  // new SUBSCRIBEs per second toward the server (token bucket)
     int max_in_flight = 64;   // SUBSCRIBE transactions in flight at once toward the server
     int line = 0;             // where its [[connector]] table starts, for messages

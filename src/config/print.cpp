@@ -96,6 +96,7 @@ std::string print_effective(const Config& c) {
     w.num("on_demand_linger", c.presence.on_demand_linger);
     w.num("shutdown_timeout", c.presence.shutdown_timeout);
     w.num("cache_horizon", c.presence.cache_horizon);
+    w.num("list_retry", c.presence.list_retry);
     w.str("users_csv", c.presence.users_csv, c.presence.users_csv.empty() ? "none" : "");
 
     for (const auto& k : c.connectors) {
@@ -109,6 +110,8 @@ std::string print_effective(const Config& c) {
         w.str("password", k.password.empty() ? "" : kRedacted);
         w.str("domain", k.domain);
         w.str("telephony_event", telephony_event_name(k.telephony_event));
+        w.str("rich_list_uri", k.rich_list_uri, k.rich_list_uri.empty() ? "none" : "");
+        w.str("telephony_list_uri", k.telephony_list_uri, k.telephony_list_uri.empty() ? "none" : "");
         w.num("subscribe_rate", k.subscribe_rate);
         w.num("max_in_flight", k.max_in_flight);
     }

@@ -33,6 +33,7 @@ constexpr int kMinRetryMax = 10, kMaxRetryMax = 86400;
 constexpr int kMinLinger = 0, kMaxLinger = 3600;
 // Unsubscribing at shutdown must not hold up a stop (systemd gives 90 s by default).
 constexpr int kMinShutdownTimeout = 0, kMaxShutdownTimeout = 60;
+constexpr int kMinListRetry = 10, kMaxListRetry = 7 * 86400;  // a week: a list that broke is retried at least weekly
 // Pacing toward one server (interop.md item 2).
 constexpr int kMinSubscribeRate = 1, kMaxSubscribeRate = 10'000;
 constexpr int kMinInFlight = 1, kMaxInFlight = 10'000;
@@ -283,6 +284,7 @@ void read_presence(const toml::table& t, Config& c, Sink& sink) {
                    cat("retry_max (", p.retry_max, ") must not be less than retry_min (", p.retry_min, ")"));
     r.get("on_demand_linger", p.on_demand_linger, kMinLinger, kMaxLinger);
     r.get("shutdown_timeout", p.shutdown_timeout, kMinShutdownTimeout, kMaxShutdownTimeout);
+    r.get("list_retry", p.list_retry, kMinListRetry, kMaxListRetry);
     r.get("cache_horizon", p.cache_horizon, kMinCacheHorizon, kMaxCacheHorizon);
     if (r.get("users_csv", p.users_csv) && !p.users_csv.empty()) check_absolute_path(r, "users_csv", p.users_csv, 4096);
     r.finish();
@@ -325,9 +327,13 @@ void read_connector(const toml::table& t, size_t index, Config& c, Sink& sink, s
     std::string event;
     if (r.get_choice("telephony_event", event, {"dialog", "presence"}))
         k.telephony_event = event == "dialog" ? TelephonyEvent::dialog : TelephonyEvent::presence;
+    r.get("rich_list_uri", k.rich_list_uri);
+    r.get("telephony_list_uri", k.telephony_list_uri);
     r.get("subscribe_rate", k.subscribe_rate, kMinSubscribeRate, kMaxSubscribeRate);
     r.get("max_in_flight", k.max_in_flight, kMinInFlight, kMaxInFlight);
     check_uri(r, "uri", k.uri);
+    check_uri(r, "rich_list_uri", k.rich_list_uri);
+    check_uri(r, "telephony_list_uri", k.telephony_list_uri);
     check_text(r, "auth_id", k.auth_id);
     check_text(r, "password", k.password);
     if (!k.domain.empty() && !(is_hostname(k.domain) || is_ipv4(k.domain) || is_ipv6(k.domain)))
@@ -500,6 +506,7 @@ const std::vector<std::string>& known_keys() {
         "presence.retry_max",
         "presence.on_demand_linger",
         "presence.shutdown_timeout",
+        "presence.list_retry",
         "connector.name",
         "connector.enabled",
         "connector.server",
@@ -509,6 +516,8 @@ const std::vector<std::string>& known_keys() {
         "connector.password",
         "connector.domain",
         "connector.telephony_event",
+        "connector.rich_list_uri",
+        "connector.telephony_list_uri",
         "connector.subscribe_rate",
         "connector.max_in_flight",
         "user.username",

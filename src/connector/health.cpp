@@ -24,7 +24,7 @@ std::vector<Connector> build_connectors(const config::Config& config, const std:
     std::vector<Connector> out;
     out.reserve(config.connectors.size());
     for (const auto& k : config.connectors) {
-        Connector c{k, initial_health(k, now), {}, {}};
+        Connector c{k, initial_health(k, now), {}, {}, {}};
         for (const auto& old : previous)
             if (old.config.name == k.name && old.health.status == c.health.status && old.health.cause == c.health.cause)
                 c.health.since = old.health.since;

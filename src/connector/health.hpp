@@ -38,12 +38,28 @@ struct Counters {
 // disabled, not_configured, or connection_error "not started".
 Health initial_health(const config::Connector& connector, std::time_t now);
 
+// A resource list of a connector (RFC 4662), as `connectors` shows it.
+struct ListInfo {
+    std::string kind;          // "rich" | "telephony"
+    std::string uri;           // the list URI
+    std::string mode;          // "starting", "listing" or "fallback" (presenced(8) RESOURCE LISTS)
+    std::string subscription;  // the list subscription's status name, "none" in fallback
+    size_t members = 0;        // resources of the last full state
+    size_t served = 0;         // configured users served through the list now
+    size_t outside = 0;        // configured users (with a URI of that kind) subscribed individually
+    size_t not_users = 0;      // members that are no configured user (counted, never invented)
+    uint32_t version = 0;      // the last RLMI version applied (0 = none on this dialog)
+    std::string cause;         // why it fell back, or the last one ("" = never)
+    std::time_t retry_at = 0;  // fallback: when the list is tried again (0 = not in fallback)
+};
+
 // One configured connector at run time.
 struct Connector {
     config::Connector config;
     Health health;
     Counters counters;
     std::map<std::string, size_t> subscriptions;  // subscription status name -> how many (filled by the daemon)
+    std::vector<ListInfo> lists;                  // its resource lists (filled by the daemon)
 };
 
 // Builds the connector list for a (re)loaded config. A connector whose

@@ -52,7 +52,7 @@ public:
     const Counters& counters() const { return counters_; }
     std::optional<sip::Address> address() const { return address_; }
     // What the daemon shows for this connector.
-    Connector snapshot() const { return Connector{config_, health_, counters_, {}}; }
+    Connector snapshot() const { return Connector{config_, health_, counters_, {}, {}}; }
 
 private:
     static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res);

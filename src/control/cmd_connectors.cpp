@@ -29,6 +29,22 @@ json subscriptions_json(const std::map<std::string, size_t>& counts) {
     }
     return out;
 }
+json lists_json(const std::vector<connector::ListInfo>& lists) {
+    json out = json::array();
+    for (const auto& l : lists)
+        out.push_back({{"kind", l.kind},
+                       {"uri", l.uri},
+                       {"mode", l.mode},
+                       {"subscription", l.subscription},
+                       {"members", l.members},
+                       {"served", l.served},
+                       {"outside", l.outside},
+                       {"not_users", l.not_users},
+                       {"version", l.version},
+                       {"cause", l.cause},
+                       {"retry_at", l.retry_at}});
+    return out;
+}
 }  // namespace
 
 util::Result<json> cmd_connectors(Services& s, const Args& args) {
@@ -50,6 +66,7 @@ util::Result<json> cmd_connectors(Services& s, const Args& args) {
             {"preferred", preferred != nullptr && preferred->name == k.config.name},
             {"counters", counters_json(k.counters)},
             {"subscriptions", subscriptions_json(k.subscriptions)},
+            {"lists", lists_json(k.lists)},
         });
     }
     return json{{"connectors", std::move(rows)}};

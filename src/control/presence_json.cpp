@@ -100,6 +100,9 @@ json source_json(const presence::SourceView& s, std::time_t now) {
         {"next_retry_at", s.next_retry_at},
         {"next_retry_in_s", until(s.next_retry_at, now)},
         {"notifies", s.notifies},
+        {"list", s.list},
+        {"list_instance", s.list_instance},
+        {"list_reason", s.list_reason},
     };
 }
 

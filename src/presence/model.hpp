@@ -34,6 +34,11 @@ struct Source {
     // NOTIFY body (presenced(8) STORE): shown stale whatever the subscription.
     bool restored = false;
     std::string cached_state;  // the state the cache had, even beyond the horizon ("" = none)
+    // Served through a resource list (RFC 4662), set by the service:
+    bool via_list = false;
+    std::string list_instance;  // the RLMI instance state: "" (none yet), "active", "pending", "terminated"
+    std::string list_reason;    // terminated: its reason ("" when none)
+    std::string list_parked;    // terminated with a reason the tables park on: "rejected", "no_such_user", ...
     // Set by the caller before aggregate():
     bool fresh = false;               // its subscription is active
     bool connector_positive = false;  // its connector's status is positive (connected, credentials_not_found)

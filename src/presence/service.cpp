@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "sip/uri_key.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
 
@@ -46,6 +47,8 @@ Service::~Service() {
     for (auto& [name, u] : users_)
         for (ev::TimerId t : {u.forced_timer, u.linger_timer})
             if (t) clock_.cancel(t);
+    for (auto& [id, ls] : lists_)
+        if (ls.retry_timer) clock_.cancel(ls.retry_timer);
 }
 
 void Service::set_connector(const config::Connector& c) {
@@ -86,7 +89,10 @@ void Service::apply(std::shared_ptr<const config::Config> config, const Director
         const config::Connector* now = config_->find_connector(name);
         const config::Connector* old = before ? before->find_connector(name) : nullptr;
         const bool gone = std::find(next.begin(), next.end(), name) == next.end();
-        if (gone || (old && now && !same_server(*old, *now))) manager_.remove_connector(name, true);
+        if (gone || (old && now && !same_server(*old, *now))) {
+            manager_.remove_connector(name, true);
+            reset_lists(name);
+        }
     }
     connectors_ = std::move(next);
     for (const auto& name : connectors_) set_connector(*config_->find_connector(name));
@@ -125,6 +131,14 @@ void Service::apply(std::shared_ptr<const config::Config> config, const Director
         if (network_.forget) network_.forget(name);
     }
     users_ = std::move(kept);
+    for (auto& index : users_by_uri_) index.clear();
+    for (const auto& [name, u] : users_) {
+        for (Kind kind : kKinds) {
+            const std::string& uri = kind == Kind::rich ? u.entry.rich_uri : u.entry.telephony_uri;
+            if (auto key = sip::uri_key(uri)) users_by_uri_[kind == Kind::rich ? 0 : 1][*key].push_back(name);
+        }
+    }
+    apply_lists();
     for (auto& [name, u] : users_) {
         for (Kind kind : kKinds) update_shown(u, kind);
         pending_reconcile_.push_back(name);
@@ -176,14 +190,20 @@ void Service::reconcile(UserState& u) {
     const bool want = wanted(u);
     for (Kind kind : kKinds) {
         const std::string& uri = kind == Kind::rich ? u.entry.rich_uri : u.entry.telephony_uri;
-        for (const auto& s : kind_state(u, kind).sources) {
+        bool flipped = false;
+        for (auto& s : kind_state(u, kind).sources) {
             const Subscription::Key key{u.entry.username, std::string(kind_name(kind)), s.connector};
-            if (!want || uri.empty()) {
+            // A list member needs no subscription of its own (RFC 4662 §3).
+            const bool via_list = !uri.empty() && served_by_list(u, kind, s);
+            flipped = flipped || via_list != s.via_list;
+            s.via_list = via_list;
+            if (!want || uri.empty() || via_list) {
                 manager_.release(key, true);
                 continue;
             }
             manager_.ensure(key, spec_for(u, kind, *config_->find_connector(s.connector)));
         }
+        if (flipped) update_shown(u, kind);
     }
 }
 
@@ -201,17 +221,43 @@ Source* Service::source_of(const Subscription& s, UserState** user, Kind* kind_o
 }
 
 void Service::on_status(Subscription& s) {
+    if (s.key().user.empty()) {
+        if (ListState* ls = list_of(s)) on_list_status(s, *ls);
+        return;
+    }
     UserState* u = nullptr;
     Kind kind{};
     if (source_of(s, &u, &kind)) update_shown(*u, kind);
 }
 
 void Service::on_restarted(Subscription& s) {
+    if (s.key().user.empty()) {
+        if (ListState* ls = list_of(s)) on_list_restarted(*ls);
+        return;
+    }
     // RFC 4235 §4.3 / rfc-checklist 13.7: versions restart with the dialog.
     if (Source* src = source_of(s)) reset_tracking(*src);
 }
 
+void Service::persist_source(const UserState& u, Kind kind, const Source& src, const Subscription& s,
+                             std::string_view content_type, std::string_view body) {
+    if (!network_.persist) return;
+    const auto info = s.info();
+    CachedSource row{
+        u.entry.username, std::string(kind_name(kind)),
+        src.connector,    std::string(kind == Kind::rich ? state_name(src.rich) : state_name(src.telephony)),
+        src.message,      "",
+        src.received_at,  info.last_code,
+        info.last_reason};
+    if (body.size() <= kMaxCachedBody) row.detail = cat(content_type, "\n", body);
+    network_.persist(std::move(row));
+}
+
 void Service::on_body(Subscription& s, const sip::Message& notify) {
+    if (s.key().user.empty()) {
+        if (ListState* ls = list_of(s)) on_list_body(s, *ls, notify);
+        return;
+    }
     UserState* u = nullptr;
     Kind kind{};
     Source* src = source_of(s, &u, &kind);
@@ -221,17 +267,7 @@ void Service::on_body(Subscription& s, const sip::Message& notify) {
                                              : apply_telephony(*src, notify.content_type(), notify.body(), now);
     if (r.error.empty() && !r.ignored) {
         src->restored = false;  // confirmed or replaced by the server
-        if (network_.persist) {
-            const auto info = s.info();
-            CachedSource row{
-                u->entry.username, std::string(kind_name(kind)),
-                src->connector,    std::string(kind == Kind::rich ? state_name(src->rich) : state_name(src->telephony)),
-                src->message,      "",
-                src->received_at,  info.last_code,
-                info.last_reason};
-            if (notify.body().size() <= kMaxCachedBody) row.detail = cat(notify.content_type(), "\n", notify.body());
-            network_.persist(std::move(row));
-        }
+        persist_source(*u, kind, *src, s, notify.content_type(), notify.body());
     }
     if (!r.error.empty())
         log::info("presence ", u->entry.username, "/", kind_name(kind), "@", src->connector,
@@ -243,9 +279,14 @@ void Service::on_body(Subscription& s, const sip::Message& notify) {
 void Service::update_shown(UserState& u, Kind kind) {
     KindState& ks = kind_state(u, kind);
     for (auto& src : ks.sources) {
-        const Subscription* sub = manager_.find({u.entry.username, std::string(kind_name(kind)), src.connector});
+        // Through a list: fresh while the list subscription is active and
+        // the server says this resource's instance is (RFC 4662 §5.4).
+        const Subscription* sub = manager_.find(
+            src.via_list ? list_key(src.connector, kind)
+                         : Subscription::Key{u.entry.username, std::string(kind_name(kind)), src.connector});
+        const bool instance_active = !src.via_list || src.list_instance == "active";
         // A restored state is stale until a body confirms it, whatever the subscription says.
-        src.fresh = sub && sub->status() == subscription::Status::active && !src.restored;
+        src.fresh = sub && sub->status() == subscription::Status::active && instance_active && !src.restored;
         auto p = positive_.find(src.connector);
         src.connector_positive = p != positive_.end() && p->second;
     }
@@ -318,7 +359,9 @@ void Service::connector_changed(const connector::Connector& c) {
 void Service::restart_connector(const std::string& name) {
     if (std::find(connectors_.begin(), connectors_.end(), name) == connectors_.end()) return;
     manager_.remove_connector(name, true);
+    reset_lists(name);
     set_connector(*config_->find_connector(name));
+    apply_lists();
     for (auto& [user, u] : users_) reconcile(u);
 }
 
@@ -382,6 +425,10 @@ util::Result<ForceReport> Service::force_subscribe(std::string_view username, in
             const Subscription::Key key{u.entry.username, r.kind, src.connector};
             if (uri.empty()) {
                 r.action = "not_configured";
+            } else if (src.via_list) {
+                // Its list serves it: a subscription of its own would only duplicate it.
+                r.action = "list";
+                r.subscription = source_subscription(u, kind, src);
             } else if (Subscription* s = manager_.find(key)) {
                 // One exists: report it and extend nothing, unless it is
                 // parked (rejected / no_such_user / unsupported): that one
@@ -483,6 +530,10 @@ void Service::hold_released(UserState& u) {
 void Service::shutdown(std::function<void()> done) {
     shutting_down_ = true;
     pending_reconcile_.clear();
+    for (auto& [id, ls] : lists_) {
+        if (ls.retry_timer) clock_.cancel(ls.retry_timer);
+        ls.retry_timer = 0;
+    }
     for (auto& [name, u] : users_)
         for (ev::TimerId* t : {&u.forced_timer, &u.linger_timer}) {
             if (*t) clock_.cancel(*t);

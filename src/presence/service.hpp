@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "config/config.hpp"
@@ -19,6 +20,7 @@
 #include "ev/clock.hpp"
 #include "presence/directory.hpp"
 #include "presence/model.hpp"
+#include "presence/rlmi.hpp"
 #include "presence/view.hpp"
 #include "subscription/manager.hpp"
 #include "util/error.hpp"
@@ -83,6 +85,8 @@ public:
     std::map<std::string, size_t> subscription_counts(const std::string& connector) const {
         return manager_.counts(connector);
     }
+    // The connector's resource lists, for `connectors` (service_lists.cpp).
+    std::vector<connector::ListInfo> list_infos(const std::string& connector) const;
 
     // Unsubscribes everything (paced, bounded by presence.shutdown_timeout), then done.
     void shutdown(std::function<void()> done);
@@ -124,6 +128,48 @@ private:
     KindView kind_view(const UserState& u, Kind kind) const;
     UserView view_of(const UserState& u) const;
     void hold_released(UserState& u);
+    void persist_source(const UserState& u, Kind kind, const Source& src, const subscription::Subscription& s,
+                        std::string_view content_type, std::string_view body);
+
+    // ---- resource lists (RFC 4662; service_lists.cpp) ----
+    // One (connector, kind) with a list URI. Its subscription has the key
+    // {"", kind, connector}: no username is empty.
+    struct ListState {
+        std::string connector;
+        Kind kind = Kind::rich;
+        std::string uri;
+        bool fallback = false;                    // served per user until retry_at_ms
+        bool membership_known = false;            // a full state arrived since the daemon started
+        bool serving = false;                     // the last full state was applied and no fallback since
+        std::optional<uint32_t> version;          // the last RLMI version of the current dialog
+        std::unordered_set<std::string> members;  // uri keys (sip::uri_key) of the members
+        size_t not_users = 0;                     // members that are no configured user
+        int parse_errors = 0;                     // consecutive bodies refused
+        std::string cause;                        // why it last fell back ("" = never)
+        uint64_t retry_at_ms = 0;                 // monotonic; 0 = not in fallback
+        ev::TimerId retry_timer = 0;
+    };
+    static subscription::Subscription::Key list_key(const std::string& connector, Kind kind) {
+        return {"", std::string(kind_name(kind)), connector};
+    }
+    ListState* list_for(const std::string& connector, Kind kind);
+    const ListState* list_for(const std::string& connector, Kind kind) const;
+    ListState* list_of(const subscription::Subscription& s);
+    void apply_lists();
+    void reset_lists(const std::string& connector);
+    void ensure_list(ListState& ls);
+    bool served_by_list(const UserState& u, Kind kind, const Source& src) const;
+    void on_list_status(subscription::Subscription& s, ListState& ls);
+    void on_list_body(subscription::Subscription& s, ListState& ls, const sip::Message& notify);
+    void on_list_restarted(ListState& ls);
+    void list_fallback(ListState& ls, std::string cause);
+    void list_refused_body(subscription::Subscription& s, ListState& ls, const std::string& why);
+    void apply_list(subscription::Subscription& s, ListState& ls, const ListNotify& body, int depth,
+                    std::unordered_set<std::string>& seen, std::vector<std::string>& touched);
+    void apply_list_resource(subscription::Subscription& s, ListState& ls, const ListNotify& body,
+                             const RlmiResource& resource, std::vector<std::string>& touched);
+    void update_list_users(const ListState& ls);
+    std::string source_subscription(const UserState& u, Kind kind, const Source& src) const;
 
     ev::Clock& clock_;
     Network network_;
@@ -141,6 +187,9 @@ private:
     std::unordered_map<uint64_t, Watcher> watchers_;
     uint64_t next_watch_ = 1;
     bool shutting_down_ = false;
+    std::map<std::string, ListState> lists_;  // by "connector/kind"
+    // uri key -> usernames with that rich (index 0) or telephony (1) URI.
+    std::unordered_map<std::string, std::vector<std::string>> users_by_uri_[2];
 };
 
 }  // namespace presenced::presence

@@ -36,6 +36,11 @@ struct SourceView {
     int retries = 0;                  // consecutive failed attempts
     std::time_t next_retry_at = 0;    // 0 = none scheduled
     uint64_t notifies = 0;            // NOTIFYs received on this subscription
+    // Through a resource list (RFC 4662): its URI ("" = an individual
+    // subscription or none), and the state of this resource's instance.
+    std::string list;
+    std::string list_instance;  // "none" (no state sent yet), "active", "pending", "terminated"
+    std::string list_reason;    // terminated: the reason ("" when none)
 };
 
 struct KindView {
@@ -62,7 +67,7 @@ struct UserView {
 struct ForceResult {
     std::string kind;          // "rich" or "telephony"
     std::string connector;     // connector name
-    std::string action;        // "started" (a new subscription), "existing" (one was there), "not_configured"
+    std::string action;        // "started", "existing", "list" (served by a resource list), "not_configured"
     std::string subscription;  // its status after the call
 };
 struct ForceReport {

@@ -102,7 +102,15 @@ std::string render_connectors(const json& r, std::time_t now) {
     for (const auto& k : list(r, "connectors"))
         t.add({str(k, "name"), str(k, "enabled"), str(k, "server"), str(k, "transport"), str(k, "status"),
                ago(k, "since", now), str(k, "cause"), flag(k, "preferred") ? "yes" : "", subscription_counts(k)});
-    return t.render();
+    std::string out = t.render();
+    // Resource lists (RFC 4662): one line each under the table.
+    for (const auto& k : list(r, "connectors"))
+        for (const auto& l : list(k, "lists"))
+            out += cat("list ", str(k, "name"), " ", str(l, "kind"), " ", str(l, "uri"), ": ", str(l, "mode"),
+                       ", subscription ", str(l, "subscription"), ", ", str(l, "members"), " members, ",
+                       str(l, "served"), " users served, ", str(l, "outside"), " outside, ", str(l, "not_users"),
+                       " not users", str(l, "cause").empty() ? "" : cat(", cause: ", str(l, "cause")), "\n");
+    return out;
 }
 
 std::string render_users(const json& r) {

@@ -86,8 +86,11 @@ std::string source_line(const json& s) {
     const std::string retry_in = in(num(s, "next_retry_in_s", -1));
     std::string retry;
     if (!retry_in.empty()) retry = cat("retry ", retries + 1, " ", retry_in);
+    const std::string via =
+        str(s, "list").empty() ? "" : cat("via list ", str(s, "list"), " instance ", str(s, "list_instance"));
     return join_parts({
         str(s, "subscription"),
+        via,
         known ? "state " + str(s, "state") : "nothing received",
         str(s, "body") == "bad_body" ? "bad body: " + str(s, "body_error") : "",
         num(s, "age_s", -1) >= 0 ? "received " + util::format_duration(num(s, "age_s")) + " ago" : "",

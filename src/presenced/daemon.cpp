@@ -80,7 +80,10 @@ std::vector<connector::Connector> Daemon::connectors() const {
         return connector::build_connectors(*config_, {}, started_at_);
     for (const auto& link : links_) {
         out.push_back(link->snapshot());
-        if (presence_) out.back().subscriptions = presence_->subscription_counts(link->config().name);
+        if (presence_) {
+            out.back().subscriptions = presence_->subscription_counts(link->config().name);
+            out.back().lists = presence_->list_infos(link->config().name);
+        }
     }
     return out;
 }

@@ -22,7 +22,8 @@ namespace {
 
 constexpr size_t kBranchBits = 96;  // rfc-checklist 1.9: >= 64 random bits
 constexpr const char* kAllow = "NOTIFY, OPTIONS";
-constexpr const char* kAccept = "application/pidf+xml, application/dialog-info+xml";
+constexpr const char* kAccept =
+    "application/pidf+xml, application/dialog-info+xml, multipart/related, application/rlmi+xml";
 
 bool is_known_method(std::string_view m) {
     for (const char* known : {"INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE",
@@ -280,16 +281,19 @@ void Endpoint::on_request(const Message& request, const Inbound& from) {
         answer(request, from, 405, "Method Not Allowed", {{"Allow", kAllow}});
         return;
     }
-    // §8.2.2.3: we implement no extension that a request may require.
-    if (auto required = request.require(); !required.empty()) {
-        std::string list;
-        for (const auto& tag : required) list += (list.empty() ? "" : ", ") + tag;
-        answer(request, from, 420, "Bad Extension", {{"Unsupported", list}});
+    // §8.2.2.3: the only extension a request may require of us is
+    // eventlist, on a NOTIFY of a resource list (RFC 4662 §4.4).
+    std::string unsupported;
+    for (const auto& tag : request.require())
+        if (method != "NOTIFY" || util::to_lower(tag) != "eventlist")
+            unsupported += (unsupported.empty() ? "" : ", ") + tag;
+    if (!unsupported.empty()) {
+        answer(request, from, 420, "Bad Extension", {{"Unsupported", unsupported}});
         return;
     }
     if (method == "OPTIONS") {
         // §11.2; PBX "qualify" probes expect a 200.
-        answer(request, from, 200, "OK", {{"Allow", kAllow}, {"Accept", kAccept}});
+        answer(request, from, 200, "OK", {{"Allow", kAllow}, {"Accept", kAccept}, {"Supported", "eventlist"}});
         return;
     }
     // NOTIFY: RFC 6665 §8.2.1 — an event package we do not subscribe to is a 489.

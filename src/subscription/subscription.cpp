@@ -24,6 +24,13 @@ namespace {
 
 constexpr size_t kCallIdBits = 128;  // rfc-checklist 1.4
 constexpr size_t kTagBits = 64;      // rfc-checklist 1.3
+constexpr int kExtensionRequired = 421;
+
+bool requires_eventlist(const sip::Message& response) {
+    for (const auto& tag : response.require())
+        if (util::to_lower(tag) == "eventlist") return true;
+    return false;
+}
 
 bool is_token_char(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) ||
@@ -214,6 +221,10 @@ void Subscription::send(Purpose purpose) {
     spec.headers.emplace_back("Expires", std::to_string(expires));
     spec.headers.emplace_back("Accept", spec_.accept);
     spec.headers.emplace_back("Allow", "NOTIFY, OPTIONS");
+    if (spec_.eventlist) {
+        spec.headers.emplace_back("Supported", "eventlist");
+        if (require_eventlist_) spec.headers.emplace_back("Require", "eventlist");
+    }
     in_flight_ = true;
     std::weak_ptr<int> alive = alive_;
     context_->send(std::move(spec),
@@ -278,6 +289,16 @@ void Subscription::on_final(Purpose purpose, sip::ClientOutcome outcome, const s
     // Any other final answer stops Timer N (RFC 6665 §4.1.2.4).
     if (timer_n_) clock_.cancel(timer_n_);
     timer_n_ = 0;
+    if (code == kExtensionRequired && spec_.eventlist && !require_eventlist_ && purpose != Purpose::unsubscribe &&
+        requires_eventlist(*response)) {
+        // RFC 4662 §4.1 / RFC 3261 §21.4.15: the server insists on the
+        // extension we already support; once more with Require: eventlist
+        // (a second 421 goes to the tables: the list owner falls back).
+        require_eventlist_ = true;
+        info_.why = "421: Require: eventlist added";
+        send(purpose);
+        return;
+    }
     if (purpose == Purpose::unsubscribe) {
         slot_.release();
         return finish();

@@ -59,7 +59,10 @@ public:
     struct Spec {
         std::string resource_uri;  // R-URI and To of the initial SUBSCRIBE
         std::string event;         // "presence" | "dialog"
-        std::string accept;        // the one body type we parse for it
+        std::string accept;        // the body types we parse for it (Accept)
+        // A resource list (RFC 4662 §4.1): Supported: eventlist on every
+        // SUBSCRIBE, refreshes included (Kamailio's rls routes on it).
+        bool eventlist = false;
         bool operator==(const Spec&) const = default;
     };
     struct Hooks {
@@ -162,6 +165,7 @@ private:
     ev::TimerId timer_n_ = 0, refresh_timer_ = 0, expiry_timer_ = 0, retry_timer_ = 0, finish_timer_ = 0;
     uint64_t refresh_at_ms_ = 0, retry_at_ms_ = 0;
     bool stopping_ = false;  // stop() was called: no new subscription may start
+    bool require_eventlist_ = false;  // a 421 asked for Require: eventlist (RFC 3261 §21.4.15)
 
     Info info_;
     // Callbacks hold it weakly: an answer after stop() or destruction is ignored.

@@ -188,6 +188,12 @@ TEST_CASE("NOTIFY: no subscription is 481, an unknown package 489, compact Event
     CHECK(status_of(exchange(peer, port, notify(port, peer, "n3", "o: presence"))) == 481);
     CHECK(status_of(exchange(peer, port, notify(port, peer, "n4", "Event: message-summary"))) == 489);
     CHECK(status_of(exchange(peer, port, notify(port, peer, "n5", "X-No-Event: 1"))) == 489);
+    // RFC 4662 §4.4: list NOTIFYs require eventlist, which we support; anything else is a 420.
+    CHECK(status_of(exchange(peer, port, notify(port, peer, "n6", "Event: presence\r\nRequire: eventlist"))) == 481);
+    const std::string other =
+        exchange(peer, port, notify(port, peer, "n7", "Event: presence\r\nRequire: eventlist, foo"));
+    CHECK(status_of(other) == 420);
+    CHECK(header_of(other, "Unsupported") == "foo");
 }
 
 TEST_CASE("methods we do not serve: 405 with Allow, 501, 416, 420, 481 for CANCEL", "[sip][peer]") {
@@ -213,6 +219,9 @@ TEST_CASE("methods we do not serve: 405 with Allow, 501, 416, 420, 481 for CANCE
     const std::string ext = exchange(peer, port, options(port, peer, "m6", "Require: foo, bar\r\n"));
     CHECK(status_of(ext) == 420);
     CHECK(header_of(ext, "Unsupported") == "foo, bar");
+    // OPTIONS may not require eventlist: it only applies to NOTIFY.
+    CHECK(status_of(exchange(peer, port, options(port, peer, "m7", "Require: eventlist\r\n"))) == 420);
+    CHECK(header_of(exchange(peer, port, options(port, peer, "m8")), "Supported") == "eventlist");
 }
 
 TEST_CASE("malformed requests: 400 when a response is possible, 505 for another version", "[sip][peer]") {
