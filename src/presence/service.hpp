@@ -166,8 +166,9 @@ private:
     void list_refused_body(subscription::Subscription& s, ListState& ls, const std::string& why);
     void apply_list(subscription::Subscription& s, ListState& ls, const ListNotify& body, int depth,
                     std::unordered_set<std::string>& seen, std::vector<std::string>& touched);
-    void apply_list_resource(subscription::Subscription& s, ListState& ls, const ListNotify& body,
-                             const RlmiResource& resource, std::vector<std::string>& touched);
+    // entry: the instance the resource's state comes from (nullptr: none yet).
+    void apply_list_resource(subscription::Subscription& s, ListState& ls, const RlmiResource& resource,
+                             const ListEntry* entry, std::vector<std::string>& touched);
     void update_list_users(const ListState& ls);
     std::string source_subscription(const UserState& u, Kind kind, const Source& src) const;
 

@@ -13,6 +13,7 @@
 //             again; the individual subscriptions end only once the new
 //             list subscription delivered a full state (make before break)
 #include <algorithm>
+#include <span>
 
 #include "presence/service.hpp"
 #include "sip/uri_key.hpp"
@@ -47,14 +48,14 @@ const std::string& list_uri_of(const config::Connector& c, Kind kind) {
 // The instance a resource's state comes from: an active one with a part,
 // else active, pending, terminated, in that order (RFC 4662 §5.4: one per
 // back-end subscription; servers send one).
-const ListEntry* best_instance(const ListNotify& body, std::string_view resource_uri) {
+const ListEntry* best_instance(std::span<const ListEntry> instances) {
     const ListEntry* best = nullptr;
     auto rank = [](const ListEntry& e) {
         if (e.instance.state == InstanceState::active) return e.part ? 0 : 1;
         return e.instance.state == InstanceState::pending ? 2 : 3;
     };
-    for (const auto& e : body.entries)
-        if (e.resource_uri == resource_uri && (!best || rank(e) < rank(*best))) best = &e;
+    for (const auto& e : instances)
+        if (!best || rank(e) < rank(*best)) best = &e;
     return best;
 }
 
@@ -296,10 +297,17 @@ void Service::on_list_body(Subscription& s, ListState& ls, const sip::Message& n
 
 void Service::apply_list(Subscription& s, ListState& ls, const ListNotify& body, int depth,
                          std::unordered_set<std::string>& seen, std::vector<std::string>& touched) {
+    // Entries come in document order, one per instance: each resource's
+    // instances are the next resource.instances.size() of them, so one pass
+    // pairs them (10,000 members must not cost 10,000 scans).
+    size_t next = 0;
     for (const auto& resource : body.list.resources) {
+        const size_t count = std::min(resource.instances.size(), body.entries.size() - next);
+        const std::span<const ListEntry> instances(body.entries.data() + next, count);
+        next += count;
         const ListEntry* nested = nullptr;
-        for (const auto& e : body.entries)
-            if (e.resource_uri == resource.uri && e.nested && e.part) nested = &e;
+        for (const auto& e : instances)
+            if (e.nested && e.part) nested = &e;
         if (nested) {
             // RFC 4662 §5: a nested list is a part of its own; its members
             // are members of ours. Deeper than the parser allows: refused.
@@ -313,18 +321,17 @@ void Service::apply_list(Subscription& s, ListState& ls, const ListNotify& body,
             continue;
         }
         if (auto key = sip::uri_key(resource.uri)) seen.insert(*key);
-        apply_list_resource(s, ls, body, resource, touched);
+        apply_list_resource(s, ls, resource, best_instance(instances), touched);
     }
 }
 
-void Service::apply_list_resource(Subscription& s, ListState& ls, const ListNotify& body, const RlmiResource& resource,
+void Service::apply_list_resource(Subscription& s, ListState& ls, const RlmiResource& resource, const ListEntry* entry,
                                   std::vector<std::string>& touched) {
     const auto key = sip::uri_key(resource.uri);
     if (!key) return;
     const auto& index = users_by_uri_[ls.kind == Kind::rich ? 0 : 1];
     auto users = index.find(*key);
     if (users == index.end()) return;  // counted in not_users, never invented as a user
-    const ListEntry* entry = best_instance(body, resource.uri);
     const std::time_t now = std::time(nullptr);
     for (const auto& name : users->second) {
         auto it = users_.find(name);
