@@ -138,7 +138,7 @@ void Service::apply(std::shared_ptr<const config::Config> config, const Director
             if (auto key = sip::uri_key(uri)) users_by_uri_[kind == Kind::rich ? 0 : 1][*key].push_back(name);
         }
     }
-    apply_lists();
+    apply_lists(before == nullptr);
     for (auto& [name, u] : users_) {
         for (Kind kind : kKinds) update_shown(u, kind);
         pending_reconcile_.push_back(name);
@@ -361,7 +361,7 @@ void Service::restart_connector(const std::string& name) {
     manager_.remove_connector(name, true);
     reset_lists(name);
     set_connector(*config_->find_connector(name));
-    apply_lists();
+    apply_lists(true);  // its subscriptions all ended: nothing to keep meanwhile
     for (auto& [user, u] : users_) reconcile(u);
 }
 

@@ -138,8 +138,12 @@ private:
         std::string connector;
         Kind kind = Kind::rich;
         std::string uri;
-        bool fallback = false;                    // served per user until retry_at_ms
-        bool membership_known = false;            // a full state arrived since the daemon started
+        bool fallback = false;          // served per user until retry_at_ms
+        bool membership_known = false;  // a full state arrived since the daemon started
+        // Members wait for the first full state with no subscription of
+        // their own: only when the list came with the daemon's start (or a
+        // connector restart), when they have none to keep anyway.
+        bool members_wait = false;
         bool serving = false;                     // the last full state was applied and no fallback since
         std::optional<uint32_t> version;          // the last RLMI version of the current dialog
         std::unordered_set<std::string> members;  // uri keys (sip::uri_key) of the members
@@ -155,7 +159,7 @@ private:
     ListState* list_for(const std::string& connector, Kind kind);
     const ListState* list_for(const std::string& connector, Kind kind) const;
     ListState* list_of(const subscription::Subscription& s);
-    void apply_lists();
+    void apply_lists(bool members_wait);
     void reset_lists(const std::string& connector);
     void ensure_list(ListState& ls);
     bool served_by_list(const UserState& u, Kind kind, const Source& src) const;

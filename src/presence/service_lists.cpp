@@ -1,10 +1,11 @@
 // Resource-list subscriptions (RFC 4662) of the presence service: one
 // SUBSCRIBE per connector and kind serves every member of a list; see
-// presenced(8) RESOURCE LISTS.
+// presenced(8) Resource lists.
 //
 // Modes of a list (ListState):
-//   starting  the daemon has not seen the list's first full state: members
-//             wait for it (start-up sends one SUBSCRIBE, not one per user)
+//   starting  no full state of the list yet: at daemon start members wait
+//             for it (start-up sends one SUBSCRIBE, not one per user); a
+//             list added by a reload keeps their own subscriptions until it
 //   listing   the list serves its members; configured users outside it
 //             have subscriptions of their own
 //   fallback  the list broke (refused, never answered, not a list body,
@@ -79,7 +80,7 @@ Service::ListState* Service::list_of(const Subscription& s) {
     return ls;
 }
 
-void Service::apply_lists() {
+void Service::apply_lists(bool members_wait) {
     // Lists whose connector left or whose URI changed end; their members
     // are reconciled by the caller (apply, restart_connector).
     for (auto it = lists_.begin(); it != lists_.end();) {
@@ -105,6 +106,7 @@ void Service::apply_lists() {
                 ls.connector = name;
                 ls.kind = kind;
                 ls.uri = list_uri_of(c, kind);
+                ls.members_wait = members_wait;
             }
             if (!ls.fallback) ensure_list(ls);
         }
@@ -144,8 +146,11 @@ void Service::ensure_list(ListState& ls) {
 bool Service::served_by_list(const UserState& u, Kind kind, const Source& src) const {
     const ListState* ls = list_for(src.connector, kind);
     if (!ls || ls->fallback || shutting_down_) return false;
-    if (!ls->membership_known) return true;  // starting: the first full state says who is a member
-    if (!ls->serving) return false;          // retried after a fallback, not proven yet
+    // Starting: the first full state says who is a member. At daemon start
+    // members wait for it; a list added by a reload is made before the
+    // users' own subscriptions are broken.
+    if (!ls->membership_known) return ls->members_wait;
+    if (!ls->serving) return false;  // retried after a fallback, not proven yet
     const std::string& uri = kind == Kind::rich ? u.entry.rich_uri : u.entry.telephony_uri;
     const auto key = sip::uri_key(uri);
     if (!key || !ls->members.count(*key)) return false;
@@ -202,6 +207,7 @@ void Service::list_fallback(ListState& ls, std::string cause) {
               ") falls back to one subscription per user: ", cause);
     ls.fallback = true;
     ls.serving = false;
+    ls.members_wait = false;
     ls.version.reset();
     ls.parse_errors = 0;
     ls.cause = std::move(cause);

@@ -353,3 +353,21 @@ TEST_CASE("a reload that removes the list URI subscribes the members individuall
     CHECK(h.service.list_infos("pbx").empty());
     CHECK(h.count(kList, "0") == 1);
 }
+
+TEST_CASE("a list added by a reload: members keep their own subscriptions until its full state", "[service][list]") {
+    Harness h;
+    h.apply(load("subscribe = \"all\"", kUsers));
+    h.serve(pidf("sip:x@example.com", "away", "own"));
+    REQUIRE(h.count("sip:alice@example.com") == 1);
+    h.apply(load("subscribe = \"all\"", kUsers, kListConnector));
+    REQUIRE(h.count(kList) == 1);
+    CHECK(list_info(h).mode == "starting");
+    CHECK(h.count("sip:alice@example.com", "0") == 0);
+    CHECK_FALSE(h.service.user_view("alice")->rich.stale);
+    accept_list(h, list_body(1, true, {{"sip:alice@example.com", "", "", ""}, {"sip:bob@example.com", "", "", ""}}));
+    h.clock.advance(0);
+    CHECK(h.count("sip:alice@example.com", "0") == 1);
+    CHECK(h.count("sip:bob@example.com", "0") == 1);
+    CHECK(h.count("sip:carol@example.com", "0") == 0);
+    CHECK(list_info(h).served == 2);
+}
