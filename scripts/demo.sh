@@ -3,7 +3,8 @@
 # (scripts/kamailio/, digest auth, loopback only, free port), publish states
 # as the users' phones would (scripts/publish.sh), and show with presencectl
 # how presenced follows them live: users, one user in detail, a watch of the
-# changes, the connectors with their subscriptions, a forced subscribe.
+# changes, the connectors with their subscriptions, a forced subscribe, and
+# a resource list (RFC 4662) added by a reload.
 #
 # Usage: demo.sh BUILD_DIR
 #   BUILD_DIR/bin/presenced and BUILD_DIR/bin/presencectl must exist.
@@ -211,6 +212,12 @@ all_active() {
 sum(c['subscriptions']['active'] for c in j['connectors']) > 0 and
 all(n == 0 for c in j['connectors'] for s, n in c['subscriptions'].items() if s != 'active'))")" = True ]
 }
+# listing: the connector's resource list serves its members
+# shellcheck disable=SC2317
+listing() {
+    [ "$("$PRESENCECTL" -j -s "$SOCK" connectors 2>/dev/null |
+        json_get "[l['mode'] for c in j['connectors'] for l in c['lists']]")" = "['listing']" ]
+}
 publish() {
     local a shown=""
     for a in "$@"; do
@@ -301,6 +308,20 @@ if ! "$HERE/kamailio/start.sh" -d "$KDIR" -p "$KAMAILIO_PORT" -m digest >/dev/nu
 fi
 wait_until "alice's state confirmed" shows alice rich available
 ctl users
+
+heading "Resource lists (RFC 4662): one SUBSCRIBE for a whole list"
+explain "Kamailio serves the list sip:buddies@127.0.0.1 (alice, bob, carol). With" \
+        "rich_list_uri on the connector, one list subscription replaces their three" \
+        "rich ones; a reload keeps the users' own until the list delivered its full" \
+        "state (make before break). A list that fails falls back to one per user."
+echo "\$ (the connector kamailio gets rich_list_uri = \"sip:buddies@127.0.0.1\")"
+sed -i '/^name *= "kamailio"/,/^domain/ s|^domain *= "127.0.0.1"$|&\nrich_list_uri = "sip:buddies@127.0.0.1"|' "$CONF"
+ctl reload
+wait_until "the list serving its members" listing
+ctl connectors
+publish -u carol presence open busy "In a meeting"
+wait_until "carol busy through the list" shows carol rich busy
+ctl user carol
 
 if [ "${DEMO_NONINTERACTIVE:-0}" = 1 ]; then
     echo
