@@ -16,6 +16,7 @@
 //   part (the first part is the root, as when start is absent).
 #include "presence/rlmi.hpp"
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -102,6 +103,17 @@ util::Result<RlmiResource> read_resource(const xml::Element& e, const RlmiLimits
     return resource;
 }
 
+// The framing admits parts as large as an RLMI document: the root of a
+// 10,000-member list is about 450 KB, past the part limit (a full state of
+// Kamailio's from about 6,000 members). The package parts are held to
+// max_part_bytes one by one in read_list, so one oversized document costs
+// its resource's state, not the whole NOTIFY.
+MultipartLimits framing_limits(const ListLimits& limits) {
+    MultipartLimits framing = limits.multipart;
+    framing.max_part_bytes = std::max(framing.max_part_bytes, limits.rlmi.xml.max_bytes);
+    return framing;
+}
+
 // The RLMI root and its references, once the framing is known (shared by
 // the NOTIFY body and nested lists).
 util::Result<ListNotify> read_list(MultipartBody multipart, const ListLimits& limits) {
@@ -156,6 +168,11 @@ util::Result<ListNotify> read_list(MultipartBody multipart, const ListLimits& li
                     entry.body = part.body;
                     entry.refused = part.refused;
                     entry.nested = part.is_multipart();
+                    // A nested list's own parts are held to the limit when it is read.
+                    if (!entry.nested && entry.refused.empty() && part.body.size() > limits.multipart.max_part_bytes) {
+                        entry.refused = "part_too_large";
+                        entry.body = {};
+                    }
                     referenced[found->second] = true;
                 }
             }
@@ -219,7 +236,7 @@ util::Result<RlmiList> parse_rlmi(std::string_view document, const RlmiLimits& l
 
 util::Result<ListNotify> parse_list_notify(std::string_view content_type, std::string_view body,
                                            const ListLimits& limits) {
-    auto multipart = parse_multipart(content_type, body, limits.multipart);
+    auto multipart = parse_multipart(content_type, body, framing_limits(limits));
     if (!multipart) return multipart.error();
     return read_list(std::move(*multipart), limits);
 }
@@ -227,7 +244,7 @@ util::Result<ListNotify> parse_list_notify(std::string_view content_type, std::s
 util::Result<ListNotify> parse_nested_list(const ListNotify& parent, const ListEntry& entry, const ListLimits& limits) {
     if (!entry.part || !entry.nested || *entry.part >= parent.multipart.parts.size())
         return util::make_error("bad_content_type", "the entry's part is not a nested multipart list");
-    auto nested = parse_nested_multipart(parent.multipart, parent.multipart.parts[*entry.part], limits.multipart);
+    auto nested = parse_nested_multipart(parent.multipart, parent.multipart.parts[*entry.part], framing_limits(limits));
     if (!nested) return nested.error();
     return read_list(std::move(*nested), limits);
 }

@@ -108,7 +108,10 @@ struct ListEntry {
     std::optional<size_t> part;
     std::string content_type;  // the part's media type, lower case ("application/pidf+xml"), "" without a part
     std::string_view body;     // the part's body (a view into the NOTIFY body), empty without a part
-    // "" or the part's refusal ("unsupported_encoding"): no body to parse.
+    // "" or the part's refusal: "unsupported_encoding", or "part_too_large"
+    // (a package document beyond ListLimits::multipart.max_part_bytes; the
+    // RLMI root and nested lists may be as large as an RLMI document).
+    // No body to parse then.
     std::string refused;
     // The part is multipart/*: a nested list (RFC 4662 §5), parse it with
     // parse_nested_list; its body is not a package document.

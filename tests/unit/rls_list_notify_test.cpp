@@ -154,6 +154,35 @@ TEST_CASE("list notify: a refused member part is reported on its entry", "[rls][
     CHECK(r.entries[0].body.empty());
 }
 
+TEST_CASE("list notify: a root beyond the part limit is read; a package part beyond it is refused alone",
+          "[rls][notify]") {
+    // A 10,000-member full state has an RLMI root of about 450 KB.
+    std::string members;
+    for (int i = 0; members.size() <= kMaxPartBytes; ++i) members += resource("sip:u" + std::to_string(i) + "@x", "");
+    members += resource("sip:big@x", instance("1", "active", "big@x")) +
+               resource("sip:small@x", instance("1", "active", "small@x"));
+    const std::string doc = rlmi(R"(version="1" fullState="true")", members);
+    REQUIRE(doc.size() > kMaxPartBytes);
+    const std::string big = "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" entity=\"sip:big@x\"><note>" +
+                            std::string(kMaxPartBytes, 'x') + "</note></presence>";
+    const auto r = notify_of(kListType, framed("BB", {part("application/rlmi+xml", "<root@x>", doc),
+                                                      part("application/pidf+xml", "<big@x>", big),
+                                                      part("application/pidf+xml", "<small@x>", kPidf)}));
+    REQUIRE(r.entries.size() == 2);
+    CHECK(r.entries[0].resource_uri == "sip:big@x");
+    CHECK(r.entries[0].refused == "part_too_large");
+    CHECK(r.entries[0].body.empty());
+    CHECK(r.entries[1].refused.empty());
+    CHECK(r.entries[1].body == kPidf);
+    // The RLMI limit still holds for the root.
+    ListLimits small;
+    small.rlmi.xml.max_bytes = 1000;
+    small.multipart.max_part_bytes = 1000;
+    CHECK(parse_list_notify(kListType, kept(framed("BB", {part("application/rlmi+xml", "<root@x>", doc)})), small)
+              .error()
+              .code == "part_too_large");
+}
+
 TEST_CASE("list notify: a nested list through a multipart part", "[rls][notify]") {
     const std::string inner_doc =
         rlmi(R"(version="3" fullState="true")", resource("sip:x@inner", instance("ix", "active", "x@inner")));
