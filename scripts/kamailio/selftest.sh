@@ -2,9 +2,11 @@
 # Self-test of presenced's Kamailio fixture, publish.sh and the SIPp
 # scenarios: starts its own fixtures (free ports, own temp dirs), publishes,
 # watches with scripts/sipp/watch.xml and checks the NOTIFYs, auth failures,
-# Min-Expires, trusted and 407/no-qop modes, restart with kept state, stop.
+# Min-Expires, RFC 4662 lists (scripts/sipp/watch-list.xml: full and partial
+# RLMI NOTIFYs, refresh, unsubscribe, a URI that is no list, dave),
+# trusted and 407/no-qop modes, restart with kept state (lists: 481), stop.
 # Prints one PASS/FAIL line per check and "N passed, N failed" as its last
-# line; exits non-zero on any failure. Takes about 20-30 s.
+# line; exits non-zero on any failure. Takes about 30-40 s.
 #
 # Usage: selftest.sh [-k]     -k keeps the results dir (else removed on success)
 set -euo pipefail
@@ -13,6 +15,17 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SCRIPTS=$(cd "$HERE/.." && pwd)
 PUBLISH="$SCRIPTS/publish.sh"
 WATCH_XML="$SCRIPTS/sipp/watch.xml"
+WATCH_LIST_XML="$SCRIPTS/sipp/watch-list.xml"
+LIST_NOTIFIES="$HERE/list-notifies.py"
+# what an RFC 4662 list subscriber accepts (section 4.1: multipart/related
+# with an RLMI root, and the members' own format)
+LIST_ACCEPT_PRESENCE="multipart/related, application/rlmi+xml, application/pidf+xml"
+LIST_ACCEPT_DIALOG="multipart/related, application/rlmi+xml, application/dialog-info+xml"
+# seconds a list watcher collects NOTIFYs before its refresh: the first
+# partial NOTIFY (~2 s, rls waitn_time) and the one after alice publishes
+# at LIST_PUBLISH_AFTER_S (~2 s later) both fit
+LIST_HOLD_S=6
+LIST_PUBLISH_AFTER_S=2.5
 KEEP=0
 [ "${1:-}" = "-k" ] && KEEP=1
 
@@ -100,6 +113,40 @@ watch() {
 
 pub() { "$PUBLISH" -d "$K" "$@" 2>>"$RES/publish.err" || true; }
 
+# watch_list NAME [-u USER] [-e EVENT] [-x EXPIRES] [-r] [-n] TARGET [HOLD_S]
+# runs watch-list.xml (Supported: eventlist) against fixture $K; -r refreshes
+# after HOLD_S and collects 2 s more; log in $RES/NAME.log, messages in
+# $RES/NAME.msg, NOTIFYs taken apart (list-notifies.py) in $RES/NAME.notifies
+watch_list() {
+    local name=$1; shift
+    local user=watcher event=presence expires=600 refresh=no unsub=yes accept
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            -u) user=$2; shift 2 ;;
+            -e) event=$2; shift 2 ;;
+            -x) expires=$2; shift 2 ;;
+            -r) refresh=yes; shift ;;
+            -n) unsub=no; shift ;;
+            *) break ;;
+        esac
+    done
+    local target=$1 hold=${2:-1}
+    accept=$LIST_ACCEPT_PRESENCE
+    [ "$event" = dialog ] && accept=$LIST_ACCEPT_DIALOG
+    : >"$RES/$name.log"
+    timeout $((hold + 30)) sipp "127.0.0.1:$KAMAILIO_PORT" -sf "$WATCH_LIST_XML" -t u1 \
+        -i 127.0.0.1 -p "$("$HERE/free-port.sh")" -m 1 -nostdin -timeout $((hold + 25))s \
+        -au "$user" -ap "${user}pw" -auth_uri "$target@$KAMAILIO_DOMAIN" \
+        -key watcher "$user" -key target "$target" -key domain "$KAMAILIO_DOMAIN" \
+        -key event "$event" -key accept "$accept" -key supported eventlist -key expires "$expires" \
+        -key hold_s "$hold" -key refresh "$refresh" -key hold2_s 2 -key unsub "$unsub" \
+        -trace_logs -log_file "$RES/$name.log" -trace_msg -message_file "$RES/$name.msg" \
+        >"$RES/$name.out" 2>&1 </dev/null || true
+    "$LIST_NOTIFIES" "$RES/$name.msg" >"$RES/$name.notifies" 2>&1 || true
+}
+# cseq_of FILE REGEX: the cseq= of the first line of FILE matching REGEX
+cseq_of() { grep -m1 -- "$2" "$1" | sed -n 's/^[A-Z]* cseq=\([0-9]*\).*/\1/p'; }
+
 T0=$SECONDS
 
 # ------------------------------------------------------------ digest fixture
@@ -171,6 +218,69 @@ if start_fixture digest; then
     # w-badpw, w-mismatch, w-min: 2 each
     check "log: SUBSCRIBE attempts countable (21)" count_is "$K/kamailio.log" "fixture: REQ SUBSCRIBE " 21
 
+    # ------------------------------------------------- RFC 4662 lists (rls)
+    # watcher subscribes to buddies (alice has a publication, bob and carol
+    # none), alice publishes while it listens, then it refreshes and
+    # unsubscribes; meanwhile bob watches buddies-dialog, dave (in no list)
+    # watches buddies, and watcher tries a URI that is no list.
+    watch_list w-list -r buddies "$LIST_HOLD_S" &
+    LIST_PID=$!
+    watch_list w-list-dialog -u bob -e dialog buddies-dialog 3 &
+    DIALOG_PID=$!
+    watch_list w-list-dave -u dave buddies 1 &
+    DAVE_PID=$!
+    sleep "$LIST_PUBLISH_AFTER_S"
+    pub presence open away "x" >"$RES/pub-list.out"
+    watch_list w-nolist nolist 1
+    watch_list w-list-min -x 30 buddies 1
+    wait "$LIST_PID" "$DIALOG_PID" "$DAVE_PID" || true
+    F=$RES/w-list.log
+    N=$RES/w-list.notifies
+    check "list: SUBSCRIBE (Supported: eventlist) -> 200 with Require: eventlist" \
+        has "$F" "^SUBSCRIBE-RESULT 200 EXPIRES=600 MIN-EXPIRES= REQUIRE=eventlist$"
+    check "list: 200's Contact is the RLS address" has "$RES/w-list.msg" "^Contact: <sip:rls@127.0.0.1:$KAMAILIO_PORT>"
+    check "list: first NOTIFY is multipart/related with an RLMI root, Require: eventlist" \
+        bash -c "grep '^NOTIFY ' '$F' | head -1 | grep -q '^NOTIFY cseq=1 event=presence state=active;expires=600 require=eventlist full=true version=1 type=multipart/related;type=\"application/rlmi+xml\";start=\"<'"
+    check "list: first NOTIFY is full state listing alice, bob, carol (not dave)" \
+        has "$N" "^NOTIFY cseq=1 state=active;expires=600 require=eventlist type=multipart/related version=1 full=true resources=sip:alice@127.0.0.1,sip:bob@127.0.0.1,sip:carol@127.0.0.1$"
+    check "list: first NOTIFY has no instances (no state yet)" \
+        bash -c "[ \"\$(grep -c '^RESOURCE cseq=1 .* instances=$' '$N')\" = 3 ] && ! grep -q '^PART cseq=1 ' '$N'"
+    check "list: PUBLISH while listening -> 200" has "$RES/pub-list.out" "^PUBLISH-RESULT 200$"
+    REFRESH_CSEQ=$(awk '/^REFRESH-RESULT 200/ { r = 1; next } r && /^NOTIFY cseq=/ { sub(/^NOTIFY cseq=/, ""); sub(/ .*/, ""); print; exit }' "$F")
+    X_CSEQ=$(cseq_of "$N" '^PART cseq=[0-9]* uri=sip:alice@127.0.0.1 type=application/pidf+xml body=.*<dm:note>x</dm:note>')
+    OLD_CSEQ=$(cseq_of "$N" '^PART cseq=[0-9]* uri=sip:alice@127.0.0.1 type=application/pidf+xml body=.*<dm:note>In a meeting</dm:note>')
+    check "list: a partial NOTIFY carries alice's PIDF from before, ~2 s after the 200" \
+        bash -c "[ -n '$OLD_CSEQ' ] && grep -q '^NOTIFY cseq=$OLD_CSEQ .* full=false resources=sip:alice@127.0.0.1$' '$N' &&
+                 [ -n '$X_CSEQ' ] && [ '$OLD_CSEQ' -lt '$X_CSEQ' ]"
+    check "list: after alice's PUBLISH a partial NOTIFY with only alice's new PIDF (before the refresh)" \
+        bash -c "[ -n '$X_CSEQ' ] && [ -n '$REFRESH_CSEQ' ] && [ '$X_CSEQ' -lt '$REFRESH_CSEQ' ] &&
+                 grep -q '^NOTIFY cseq=$X_CSEQ .* full=false resources=sip:alice@127.0.0.1$' '$N'"
+    check "list: carol (no publication) is in no partial NOTIFY" lacks "$N" "^RESOURCE cseq=[2-9][0-9]* uri=sip:carol@"
+    check "list: refresh -> 200 + partial NOTIFY with every resource that has state" \
+        bash -c "grep -q '^REFRESH-RESULT 200 EXPIRES=600$' '$F' && grep -q '^NOTIFY cseq=$REFRESH_CSEQ .* full=false resources=sip:alice@127.0.0.1$' '$N'"
+    check "list: unsubscribe -> 200 and no NOTIFY after it" \
+        bash -c "grep -q '^UNSUBSCRIBE-RESULT 200 EXPIRES=0$' '$F' && ! sed -n '/^UNSUBSCRIBE-RESULT/,\$p' '$F' | grep -q '^NOTIFY '"
+    LIST_FTAG=$(sed -n 's/^From: <sip:watcher@[^>]*>;tag=\([^ \r]*\).*/\1/p' "$RES/w-list.msg" | head -1 | tr -d '\r')
+    check "log: list SUBSCRIBEs are REQ lines with supported=eventlist (2 initial, refresh, unsubscribe)" \
+        bash -c "[ -n '$LIST_FTAG' ] && [ \"\$(grep 'fixture: REQ SUBSCRIBE ' '$K/kamailio.log' | grep -c 'ftag=$LIST_FTAG .* supported=eventlist t=')\" = 4 ]"
+    check "log: rls back-end requests are BACKEND lines, never REQ" \
+        bash -c "grep -q 'fixture: BACKEND SUBSCRIBE sip:alice@' '$K/kamailio.log' && ! grep 'fixture: REQ ' '$K/kamailio.log' | grep -q 'src=127.0.0.1:$KAMAILIO_PORT/'"
+    check "list: dialog list -> RLMI of alice, bob and alice's dialog-info part" \
+        bash -c "grep -q '^NOTIFY cseq=1 .* full=true resources=sip:alice@127.0.0.1,sip:bob@127.0.0.1$' '$RES/w-list-dialog.notifies' &&
+                 grep -q '^PART cseq=[0-9]* uri=sip:alice@127.0.0.1 type=application/dialog-info+xml body=.*<state>confirmed</state>' '$RES/w-list-dialog.notifies'"
+    check "list: dave (davepw, in no list) may subscribe to buddies" \
+        bash -c "grep -q '^SUBSCRIBE-RESULT 200 .* REQUIRE=eventlist$' '$RES/w-list-dave.log' && grep -q '^NOTIFY cseq=1 .* full=true resources=sip:alice@127.0.0.1,sip:bob@127.0.0.1,sip:carol@127.0.0.1$' '$RES/w-list-dave.notifies'"
+    check "list: no list URI (nolist) + eventlist -> presence: 200 without Require, NOTIFY without body" \
+        bash -c "grep -q '^SUBSCRIBE-RESULT 200 EXPIRES=600 MIN-EXPIRES= REQUIRE=$' '$RES/w-nolist.log' &&
+                 grep -q '^NOTIFY cseq=2 event=presence state=active;expires=600 require= full= version= type=$' '$RES/w-nolist.log' &&
+                 grep -q '^Contact: <sip:127.0.0.1:$KAMAILIO_PORT;transport=udp>' '$RES/w-nolist.msg'"
+    check "list: Expires 30 -> 423 with Min-Expires 60" has "$RES/w-list-min.log" "^SUBSCRIBE-RESULT 423 EXPIRES= MIN-EXPIRES=60 REQUIRE=$"
+
+    # a list subscription open across the restart below: its refresh gets 481
+    watch_list w-list-restart -r -n buddies 5 &
+    RESTART_LIST_PID=$!
+    sleep 1
+
     # a subscription left open (no unsubscribe) must be in the DB after a clean stop
     watch w-open -n bob 1
     check "subscription without unsubscribe -> 200" has "$RES/w-open.log" "^SUBSCRIBE-RESULT 200 "
@@ -181,12 +291,16 @@ if start_fixture digest; then
     "$HERE/stop.sh" "$K" 2>>"$RES/stop.err" || true
     check "stop.sh: process group gone, pid file removed" eval "[ ! -e '$K/kamailio.pid' ] && group_gone $OLD_PID"
     check "stop.sh again is a no-op (exit 0)" "$HERE/stop.sh" "$K"
+    # (rows whose contact is the RLS address are rls back-end subscriptions)
     check "open subscription flushed to active_watchers on stop (subs_db_mode 2)" \
-        bash -c "[ \"\$(sqlite3 '$K/presence.sqlite' \"select count(*) from active_watchers where presentity_uri='sip:bob@127.0.0.1'\")\" = 1 ]"
+        bash -c "[ \"\$(sqlite3 '$K/presence.sqlite' \"select count(*) from active_watchers where presentity_uri='sip:bob@127.0.0.1' and contact not like 'sip:rls@%'\")\" = 1 ]"
     if start_fixture digest; then
         check "restart re-uses the port" test "$KAMAILIO_PORT" = "$OLD_PORT"
         watch w-restart alice 1
-        check "publication survives a restart" has "$RES/w-restart.log" "^NOTIFY .*<dm:note>In a meeting</dm:note>"
+        check "publication survives a restart" has "$RES/w-restart.log" "^NOTIFY .*<dm:note>x</dm:note>"
+        wait "$RESTART_LIST_PID" || true
+        check "list subscription does not survive a restart: refresh -> 481" \
+            bash -c "grep -q '^SUBSCRIBE-RESULT 200 ' '$RES/w-list-restart.log' && grep -q '^REFRESH-RESULT 481' '$RES/w-list-restart.log'"
         "$HERE/stop.sh" --kill "$K" 2>>"$RES/stop.err" || true
         check "stop.sh --kill: process group gone, pid file removed" eval "[ ! -e '$K/kamailio.pid' ] && group_gone $KAMAILIO_PID"
     fi

@@ -5,7 +5,7 @@
 # Usage: start.sh [-d DIR] [-p PORT] [-D DOMAIN] [-m digest|trusted]
 #                 [-A DEFINE]... [--fresh]
 #
-#   -d DIR     working dir: DBs, kamailio.pid, kamailio.log, env (default: a
+#   -d DIR     working dir: DBs (create-db.sh), kamailio.pid, kamailio.log, env (default: a
 #              new mktemp -d). Re-using a DIR keeps its DBs (publications and
 #              stored subscriptions survive a stop.sh + start.sh) and, unless
 #              -p is given, its previous port if that is still free.
@@ -17,7 +17,7 @@
 #   -A DEFINE  extra Kamailio define, repeatable: WITH_PROXY_AUTH (407),
 #              WITH_NO_QOP, WITH_AUTH_INDIALOG, WITH_VOLATILE_SUBS, WITH_DEBUG,
 #              MIN_EXPIRES=N, MAX_EXPIRES=N, DB_UPDATE_PERIOD=N,
-#              CLEAN_PERIOD=N, TCP_LIFETIME=N (see kamailio.cfg)
+#              CLEAN_PERIOD=N, TCP_LIFETIME=N, RLS_WAITN_TIME=N (see kamailio.cfg)
 #   --fresh    recreate the DBs even if DIR has them
 #
 # On success prints exactly these lines on stdout (eval-able) and writes
@@ -104,7 +104,9 @@ if [ -s "$ENVFILE" ]; then
     OLD_PORT=$(sed -n 's/^KAMAILIO_PORT=\([0-9]*\)$/\1/p' "$ENVFILE")
     OLD_DOMAIN=$(sed -n 's/^KAMAILIO_DOMAIN=//p' "$ENVFILE")
 fi
-if [ "$FRESH" = 1 ] || [ ! -s "$DIR/auth.sqlite" ] || [ ! -s "$DIR/presence.sqlite" ]; then
+# a DIR made before the fixture had rls (no pua.sqlite, no dbtext/) is remade
+if [ "$FRESH" = 1 ] || [ ! -s "$DIR/auth.sqlite" ] || [ ! -s "$DIR/presence.sqlite" ] ||
+   [ ! -s "$DIR/pua.sqlite" ] || [ ! -s "$DIR/dbtext/rls_watchers" ]; then
     "$HERE/create-db.sh" "$DIR" "$DOMAIN" 2>/dev/null
     rm -f "$DIR"/etag-* 2>/dev/null || true   # publish.sh's ETags of the old DB
 elif [ -n "$OLD_DOMAIN" ] && [ "$OLD_DOMAIN" != "$DOMAIN" ]; then
@@ -151,6 +153,10 @@ kam_args() {
           -A "DOMAIN=\"$DOMAIN\""
           -A "DB_AUTH=\"sqlite:///$DIR/auth.sqlite\""
           -A "DB_PRESENCE=\"sqlite:///$DIR/presence.sqlite\""
+          -A "DB_PUA=\"sqlite:///$DIR/pua.sqlite\""
+          -A "DB_RLS=\"text://$DIR/dbtext\""
+          -A "RLS_ADDR=\"sip:rls@127.0.0.1:$PORT\""
+          -A "RLS_OBPROXY=\"sip:127.0.0.1:$PORT\""
           ${CTL[@]+"${CTL[@]}"})
     for d in ${DEFINES[@]+"${DEFINES[@]}"}; do
         ARGS+=(-A "$d")

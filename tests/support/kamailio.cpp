@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -27,6 +28,8 @@ constexpr int kPublishMs = 30'000;
 // What each start writes into kamailio.log before Kamailio's own lines.
 constexpr std::string_view kStartMarker = "===== start.sh ";
 constexpr std::string_view kRequestMarker = "fixture: REQ ";
+// RFC 4662 section 4.1: the option tag a list subscriber puts in Supported
+constexpr std::string_view kEventlistTag = "eventlist";
 
 std::string value_of(const std::string& text, const std::string& key) {
     const auto pos = text.find(key + "=");
@@ -36,7 +39,9 @@ std::string value_of(const std::string& text, const std::string& key) {
 }
 
 // A line is "... fixture: REQ METHOD R-URI src=IP:PORT/PROTO ftag=.. totag=..
-// event=.. expires=.. callid=.. t=SEC.USEC" (scripts/kamailio/kamailio.cfg).
+// event=.. expires=.. callid=.. supported=.. t=SEC.USEC"
+// (scripts/kamailio/kamailio.cfg); fields are matched by key, so lines of
+// fixtures without supported= still parse.
 std::optional<FixtureRequest> parse_request(const std::string& line) {
     const auto at = line.find(kRequestMarker);
     if (at == std::string::npos) return std::nullopt;
@@ -59,6 +64,8 @@ std::optional<FixtureRequest> parse_request(const std::string& line) {
             r.expires = value;
         else if (key == "callid")
             r.call_id = value;
+        else if (key == "supported")
+            r.supported = value;
         else if (key == "t")
             r.at = std::strtod(value.c_str(), nullptr);
     }
@@ -150,6 +157,19 @@ std::vector<FixtureRequest> Kamailio::received(bool since_last_start) const {
 }
 
 bool FixtureRequest::to_user(const std::string& user) const { return request_uri.rfind("sip:" + user + "@", 0) == 0; }
+
+bool FixtureRequest::eventlist() const {
+    // option tags are case-insensitive tokens separated by commas (RFC 3261 section 20.37)
+    std::istringstream tags(supported);
+    for (std::string tag; std::getline(tags, tag, ',');) {
+        if (tag.size() != kEventlistTag.size()) continue;
+        bool same = true;
+        for (size_t i = 0; i < tag.size() && same; ++i)
+            same = std::tolower(static_cast<unsigned char>(tag[i])) == kEventlistTag[i];
+        if (same) return true;
+    }
+    return false;
+}
 
 int closed_port() {
     // Bind port 0 for TCP, note the number, close: nothing listens there

@@ -2,7 +2,9 @@
 // on a free loopback port in its own temp dir, stopped by PID at the end.
 // Tests read what it received from its log (one "fixture: REQ" line per
 // request, see scripts/kamailio/README.md) and publish states through
-// scripts/publish.sh, as a user's phone or client would.
+// scripts/publish.sh, as a user's phone or client would. The RLS back-end
+// traffic the server sends itself is logged as "fixture: BACKEND" and is
+// not among the requests below.
 #pragma once
 
 #include <string>
@@ -21,9 +23,15 @@ struct FixtureRequest {
     std::string event;
     std::string expires;
     std::string call_id;
+    // Supported header with its spaces removed ("eventlist",
+    // "timer,eventlist"); "<null>" when absent. RFC 4662 list subscriptions
+    // carry "eventlist".
+    std::string supported;
     double at = 0;  // arrival time, epoch seconds (the line's t=)
 
     bool in_dialog() const { return to_tag != "<null>"; }
+    // The request offered RFC 4662 lists (Supported: eventlist).
+    bool eventlist() const;
     // The Request-URI's user is user (sip:user@...); in-dialog requests go
     // to the server's Contact and have none.
     bool to_user(const std::string& user) const;
