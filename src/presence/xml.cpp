@@ -118,6 +118,12 @@ struct Builder {
         auto* b = static_cast<Builder*>(data);
         if (b->stack.empty() || len <= 0) return;
         std::string& text = b->stack.back()->text;
+        // Whitespace between child elements means nothing in these formats;
+        // kept under the limit, never an error: a 10,000-resource RLMI list
+        // indented one resource per line holds 30 KB of it in one element.
+        const std::string_view chunk(s, static_cast<size_t>(len));
+        const bool blank = chunk.find_first_not_of(" \t\r\n") == std::string_view::npos;
+        if (blank && (!b->stack.back()->children.empty() || text.size() + chunk.size() > b->limits.max_text)) return;
         if (text.size() + static_cast<size_t>(len) > b->limits.max_text)
             return b->fail("text_too_long", "a text node is too long");
         text.append(s, static_cast<size_t>(len));

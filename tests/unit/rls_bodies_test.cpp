@@ -396,3 +396,18 @@ TEST_CASE("rlmi: a list of 10,000 members fits the default limits", "[rls][rlmi]
 }
 
 // ---- the list NOTIFY body ---------------------------------------------------------
+
+TEST_CASE("rlmi: 10,000 resources, one per indented line, parse (whitespace between elements is no text)",
+          "[rls][rlmi]") {
+    std::string inner;
+    for (int i = 0; i < 10'000; ++i) inner += "\n    <resource uri=\"sip:u" + std::to_string(i) + "@example.com\"/>";
+    const auto list = parse_rlmi(rlmi(R"(version="0" fullState="true")", inner + "\n"));
+    REQUIRE(list);
+    CHECK(list->resources.size() == 10'000);
+    // Real text beyond the limit is still refused.
+    RlmiLimits small;
+    small.xml.max_text = 10;
+    CHECK(parse_rlmi(rlmi(R"(version="0" fullState="true")", "<name>" + std::string(11, 'n') + "</name>"), small)
+              .error()
+              .code == "text_too_long");
+}
