@@ -180,8 +180,22 @@ TEST_CASE("status counts and times", "[protocol]") {
 TEST_CASE("connectors report status, cause, preference and subscription counts", "[protocol]") {
     FakeServices s;
     s.connector_rows[1].subscriptions = {{"none", 4}, {"invented", 2}};  // neither is shown
+    s.connector_rows[0].lists = {{"rich", "sip:team@example.com", "fallback", "none", 12, 0, 10, 2, 7,
+                                  "list subscription no_such_user: 404: no such user", 5000}};
     const json rows = result(s, "connectors").at("connectors");
     REQUIRE(rows.size() == 2);
+    CHECK(rows[1].at("lists").empty());
+    REQUIRE(rows[0].at("lists").size() == 1);
+    const json& list = rows[0].at("lists")[0];
+    CHECK(keys_of(list) == sorted({"kind", "uri", "mode", "subscription", "members", "served", "outside", "not_users",
+                                   "version", "cause", "retry_at"}));
+    CHECK(list.at("mode") == "fallback");
+    CHECK(list.at("members") == 12);
+    CHECK(list.at("outside") == 10);
+    CHECK(list.at("not_users") == 2);
+    CHECK(list.at("version") == 7);
+    CHECK(list.at("retry_at") == 5000);
+    CHECK(list.at("cause") == "list subscription no_such_user: 404: no such user");
     CHECK(rows[0].at("name") == "pbx");
     CHECK(rows[0].at("status") == "connection_error");
     CHECK(rows[0].at("cause") == "not started");
@@ -326,7 +340,10 @@ TEST_CASE("user shows one user with every source", "[protocol]") {
                                   "retries",
                                   "next_retry_at",
                                   "next_retry_in_s",
-                                  "notifies"}));
+                                  "notifies",
+                                  "list",
+                                  "list_instance",
+                                  "list_reason"}));
     CHECK(src.at("connector") == "pbx");
     CHECK(src.at("subscription") == "retrying");
     CHECK(src.at("body") == "ok");
