@@ -75,7 +75,7 @@ std::function<bool(const json&)> rich_shows(const std::string& state, const std:
 
 }  // namespace
 
-TEST_CASE("a list serves its three members through one subscription; dave outside it has his own",
+TEST_CASE("a list serves its three members through one subscription, dave outside it has his own",
           "[presence][peer][list]") {
     Kamailio k("digest");
     DaemonFixture d({"", list_config(k.port(), "sip:buddies@127.0.0.1")});
@@ -112,7 +112,7 @@ TEST_CASE("a list serves its three members through one subscription; dave outsid
     CHECK(new_subscribes_to(k, "alice") == 0);
 }
 
-TEST_CASE("a Kamailio restart loses the list dialog; the list is subscribed again", "[presence][peer][list]") {
+TEST_CASE("a Kamailio restart loses the list dialog, the list is subscribed again", "[presence][peer][list]") {
     // Expires 10 (the fixture's MAX_EXPIRES cuts presence and rls): the
     // refresh that meets the restarted server comes within seconds.
     Kamailio k("digest", {"MIN_EXPIRES=5", "MAX_EXPIRES=10"});

@@ -289,7 +289,7 @@ TEST_CASE("stray responses are ignored", "[sip][peer]") {
     CHECK(status_of(exchange(peer, port, options(port, peer, "alive"))) == 200);
 }
 
-TEST_CASE("every RFC 4475 and 5118 torture message gets its answer, or silence; never a crash",
+TEST_CASE("every RFC 4475 and 5118 torture message gets its answer, or silence, never a crash",
           "[sip][peer][torture]") {
     namespace fs = std::filesystem;
     const fs::path root = fs::path(PROJECT_SOURCE_DIR) / ".." / "shared" / "torture";

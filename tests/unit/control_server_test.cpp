@@ -215,7 +215,7 @@ TEST_CASE("watch: two watchers each get their events, none about users they did 
     CHECK(describe(everyone.lines, 1) == std::vector<std::string>{"alice ringing", "bob busy", "connector connected"});
 }
 
-TEST_CASE("watch: a second watch replaces the first; a refused one changes nothing", "[watch]") {
+TEST_CASE("watch: a second watch replaces the first, a refused one changes nothing", "[watch]") {
     Harness h;
     Peer peer(h.path);
     peer.send("watch", {{"users", {"alice"}}}, 1);

@@ -111,7 +111,7 @@ TEST_CASE("csv: line breaks inside quotes are data and the record keeps its star
     CHECK(r.rows == 5);
 }
 
-TEST_CASE("csv: LF, CRLF and mixed files read the same; whitespace is kept", "[csv]") {
+TEST_CASE("csv: LF, CRLF and mixed files read the same, whitespace is kept", "[csv]") {
     const std::string lf = "username,display_name\nalice, Alice \nbob,Bob\n";
     const std::string crlf = "username,display_name\r\nalice, Alice \r\nbob,Bob\r\n";
     const std::string mixed = "username,display_name\r\nalice, Alice \nbob,Bob\r\n";
@@ -272,7 +272,7 @@ TEST_CASE("csv: missing_username and bad_username", "[csv]") {
     CHECK(usernames(r) == std::vector<std::string>{std::string(64, 'y'), "a.b_c@d+e-f"});
 }
 
-TEST_CASE("csv: duplicate_username names the first line; configured users fail on every occurrence", "[csv]") {
+TEST_CASE("csv: duplicate_username names the first line, configured users fail on every occurrence", "[csv]") {
     auto r = parse_users_csv(
         "username,extension\n"
         "bob,1\n"
@@ -300,7 +300,7 @@ TEST_CASE("csv: duplicate_username names the first line; configured users fail o
     CHECK(parse_users_csv("username\nBob\nbob\n", {"BOB"}).errors.empty());
 }
 
-TEST_CASE("csv: bad_uri for rich_uri and telephony_uri; empty is allowed", "[csv]") {
+TEST_CASE("csv: bad_uri for rich_uri and telephony_uri, empty is allowed", "[csv]") {
     auto r = parse_users_csv(
         "username,rich_uri,telephony_uri\n"
         "a,http://example.com,\n"

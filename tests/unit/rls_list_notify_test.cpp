@@ -154,7 +154,7 @@ TEST_CASE("list notify: a refused member part is reported on its entry", "[rls][
     CHECK(r.entries[0].body.empty());
 }
 
-TEST_CASE("list notify: a root beyond the part limit is read; a package part beyond it is refused alone",
+TEST_CASE("list notify: a root beyond the part limit is read, a package part beyond it is refused alone",
           "[rls][notify]") {
     // A 10,000-member full state has an RLMI root of about 450 KB.
     std::string members;

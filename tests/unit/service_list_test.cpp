@@ -315,7 +315,7 @@ TEST_CASE("list fallback: three bad list bodies in a row", "[service][list]") {
     CHECK(h.count("sip:alice@example.com") == 1);
 }
 
-TEST_CASE("421 Require: eventlist is honoured once; a second 421 falls back", "[service][list]") {
+TEST_CASE("421 Require: eventlist is honoured once, a second 421 falls back", "[service][list]") {
     Harness h;
     h.apply(load("subscribe = \"all\"", kUsers, kListConnector));
     answer(h, last_to(h, kList), 421, "Extension Required", "Require: eventlist\r\n");

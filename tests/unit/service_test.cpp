@@ -10,7 +10,7 @@
 
 using namespace presenced::test;
 
-TEST_CASE("policy all: every user's rich and telephony URIs are subscribed; bodies give the shown state", "[service]") {
+TEST_CASE("policy all: every user's rich and telephony URIs are subscribed, bodies give the shown state", "[service]") {
     Harness h;
     h.apply(load("subscribe = \"all\"", user_toml("alice") + user_toml("bob")));
     REQUIRE(h.sent.size() == 4);

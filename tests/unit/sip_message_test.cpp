@@ -299,7 +299,7 @@ TEST_CASE("compact header names are understood both ways", "[sip][message]") {
     CHECK(l.header("v") == l.header("via"));
 }
 
-TEST_CASE("header names are case-insensitive; folded values are unfolded", "[sip][message]") {
+TEST_CASE("header names are case-insensitive, folded values are unfolded", "[sip][message]") {
     const Message m = must_parse(
         sip({"NOTIFY sip:w@192.0.2.1 SIP/2.0", "VIA: SIP/2.0/UDP h;branch=z9hG4bKx", "fRoM: <sip:a@h>;tag=1",
              "TO: <sip:w@h>;tag=2", "cALL-iD: ci", "cseq: 1 NOTIFY", "EVENT: dialog", "Subscription-State: active;",

@@ -18,7 +18,7 @@ TEST_CASE("a 400 copies Via, From, To, Call-ID and CSeq", "[stateless]") {
           "From: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: abc\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
 }
 
-TEST_CASE("folded lines are unfolded; blank continuation lines add nothing", "[stateless]") {
+TEST_CASE("folded lines are unfolded, blank continuation lines add nothing", "[stateless]") {
     const std::string request =
         "OPTIONS sip:x@h SIP/2.0\r\nVia: SIP/2.0/UDP h;\r\n branch=z9hG4bKa\r\n \t \r\nCSeq: 1\r\n  OPTIONS\r\n\r\n";
     auto r = stateless_response(request, 400, "Bad Request");

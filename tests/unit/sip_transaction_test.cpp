@@ -642,7 +642,7 @@ TEST_CASE("server: RFC 2543 matching without the magic cookie", "[transaction][s
     CHECK(s.receive(bare2) == Seen::fresh);
 }
 
-TEST_CASE("server: the table is bounded; overflow is fresh and not stored", "[transaction][server]") {
+TEST_CASE("server: the table is bounded, overflow is fresh and not stored", "[transaction][server]") {
     Server s(TimerValues{}, 3);
     std::vector<Req> reqs(5);
     for (size_t i = 0; i < reqs.size(); ++i) reqs[i].branch = "z9hG4bKflood" + std::to_string(i);

@@ -526,7 +526,7 @@ TEST_CASE("slowloris: an unfinished message is closed after the timeout", "[tran
     CHECK(L.finish() == 0);
 }
 
-TEST_CASE("an idle inbound connection is closed; traffic keeps it open", "[transport][tcp]") {
+TEST_CASE("an idle inbound connection is closed, traffic keeps it open", "[transport][tcp]") {
     Loop L;
     {
         TransportLimits limits = fast_limits();
@@ -574,7 +574,7 @@ TEST_CASE("a CRLFCRLF ping gets a CRLF pong", "[transport][tcp]") {
     CHECK(L.finish() == 0);
 }
 
-TEST_CASE("ping_tcp sends CRLFCRLF on the outbound connection; a pong is ignored", "[transport][tcp]") {
+TEST_CASE("ping_tcp sends CRLFCRLF on the outbound connection, a pong is ignored", "[transport][tcp]") {
     Loop L;
     {
         Transport a(&L.loop);
@@ -659,7 +659,7 @@ TEST_CASE("more than max_queued_bytes unsent closes the connection", "[transport
     CHECK(L.finish() == 0);
 }
 
-TEST_CASE("handlers may close the transport; the destructor closes too", "[transport]") {
+TEST_CASE("handlers may close the transport, the destructor closes too", "[transport]") {
     Loop L;
     {
         Transport a(&L.loop), b(&L.loop);

@@ -193,7 +193,7 @@ TEST_CASE("2xx then NOTIFY: active, body delivered after the answer, refresh in 
     CHECK(h.sub().info().retries == 0);
 }
 
-TEST_CASE("a NOTIFY before the 2xx creates the dialog; the 2xx then only sets the expiry", "[subscription]") {
+TEST_CASE("a NOTIFY before the 2xx creates the dialog, the 2xx then only sets the expiry", "[subscription]") {
     Harness h;
     h.manager.ensure(kAlice, kRichSpec);
     h.tick();
@@ -647,7 +647,7 @@ TEST_CASE("a dialog subscription ended by 481 comes back as Event: dialog", "[su
     CHECK(h.restarts >= 2);  // the model restarts dialog-info version tracking with the new dialog
 }
 
-TEST_CASE("NOTIFYs repeating their expires keep the timers; the expiry in force still decides", "[subscription]") {
+TEST_CASE("NOTIFYs repeating their expires keep the timers, the expiry in force still decides", "[subscription]") {
     // kKeepTimersPercent: a NOTIFY moving the expiry by less than 1% of it
     // (at least 1 s) leaves both timers alone; a shorter expiry moves them.
     // Info times are wall clock (real time) from virtual monotonic ones:
