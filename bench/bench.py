@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmarks of presenced (issue 6): subscribe, throughput, latency, memory, warm start, idle, peer.
+"""Benchmarks of presenced (issue 6): subscribe, throughput, latency, memory, warm start, idle, peer, list.
 
   python3 bench/bench.py --build-dir BUILD [--runs K] [--only NAME,...] [--json FILE] [--smoke]
 
@@ -24,16 +24,16 @@ from benchlib import benches, procs  # noqa: E402
 from benchlib import daemon as dmn  # noqa: E402
 from benchlib.report import Row, dump_json, table  # noqa: E402
 
-BENCHES = ("subscribe", "throughput", "latency", "memory", "warm", "idle", "peer")
+BENCHES = ("subscribe", "throughput", "latency", "memory", "warm", "idle", "peer", "list")
 
 # Sizes of the full run (issue 6) and of --smoke (tiny: the whole smoke in about 30 s).
 FULL = dict(sub_sizes=(1000, 10000), tput_sizes=(10000, 100000), tput_notifies=300000,
             lat_n=10000, lat_notifies=100000, mem_sizes=(10000, 100000), warm_n=100000,
             idle_n=100000, idle_s=60, settle_s=3.0, peer_n=1000, peer_notifies=10000, peer_rate=5000,
-            paced_max_runs=1)
+            paced_max_runs=1, list_sizes=(10000,), list_refresh=True)
 SMOKE = dict(sub_sizes=(50,), tput_sizes=(50,), tput_notifies=300, lat_n=50, lat_notifies=300,
              mem_sizes=(50,), warm_n=1000, idle_n=50, idle_s=1, settle_s=0.5, peer_n=50, peer_notifies=300,
-             peer_rate=1000, paced_max_runs=1)
+             peer_rate=1000, paced_max_runs=1, list_sizes=(50,), list_refresh=False)
 # A paced subscribe of 10,000 users takes 200 s at the default 50/s; it runs at most
 # paced_max_runs times (the table's n column says how many).
 PACED_SLOW_N = 5000
@@ -111,6 +111,14 @@ def plan(args, sz, bins):
     cases.append(("peer", f"N={k(sz['peer_n'])} M={k(sz['peer_notifies'])} rate={sz['peer_rate']}/s",
                   "baresip 1000 contacts at most: beyond, its subscribe burst overflows its socket buffer "
                   "(perf-limits.md §6: 3000 contacts took 15.6 s and 2,940 retransmissions)", R, "peer"))
+    for n in sz["list_sizes"]:
+        for use_list in (True, False):
+            note = (f"one list subscription (RFC 4662, {benches.LIST_URI}) vs N individual ones; pacing off, "
+                    f"expires {benches.LIST_EXPIRES} (refresh after ~30 s)" if use_list else "")
+            if not sz["list_refresh"] and use_list:
+                note += "; --smoke: no refresh cycle (it takes ~30 s)"
+            cases.append(("list", f"N={k(n)} {'list' if use_list else 'individual'}", note, R,
+                          lambda n=n, u=use_list: benches.list_row(bins, args, n, u, sz["list_refresh"])))
     return cases, get_rss0
 
 

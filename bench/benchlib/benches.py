@@ -211,3 +211,78 @@ def idle(bins, cfg, n, seconds):
             "requests_received": (r1 - r0, "SIP requests"),
             "rss": (b["rss_kib"] / KIB, "MiB"),
         }
+
+
+# 8. list vs individual ------------------------------------------------------------------------
+
+# The list the generator serves (presence_loadgen --list) and the daemon subscribes
+# (connector rich_list_uri): every bench user u0..u(N-1) is a member.
+LIST_URI = "sip:list@127.0.0.1"
+# presenced.toml(5) [presence] expires at its minimum: a refresh comes after ~30 s
+# (expires - margin, margin = half of 60 s +/- 5%), so one whole cycle fits in a run.
+LIST_EXPIRES = 60
+# Period of the generator's `stats` lines (counters polled for the refresh cycle).
+STATS_PERIOD_S = 0.2
+
+
+def sip_messages(msgs):
+    """SUBSCRIBE/NOTIFY traffic both ways, retransmissions included; the connector's
+    OPTIONS probes and their answers left out."""
+    return msgs["total"] - 2 * msgs["in"]["OPTIONS"]
+
+
+def list_row(bins, cfg, n, use_list, refresh_cycle=True):
+    """Subscribe time and SIP messages of the initial subscribe and of one refresh cycle,
+    with one list subscription (RFC 4662) or N individual ones; pacing off for both."""
+    with Session(bins, keep=cfg.keep, tag="list" if use_list else "indiv") as s:
+        extra = ["--stats", STATS_PERIOD_S, "--expires", LIST_EXPIRES]
+        if use_list:
+            extra += ["--list", LIST_URI, "--list-members", n]
+        budget = subscribe_deadline(n, False) + (LIST_EXPIRES + SLACK_S if refresh_cycle else 0) + 2 * SLACK_S
+        s.start_gen(n, max_seconds=budget, extra=extra)
+        d = s.start_daemon(n, paced=False, transport=cfg.transport, expires=LIST_EXPIRES,
+                           list_uri=LIST_URI if use_list else None)
+        ev = s.wait_subscribed(n)
+        msgs0 = ev["messages"]
+        out = {
+            "all_known_s": (ev["_t"] - d.exec_t, "s from exec"),
+            "initial_sip_messages": (sip_messages(msgs0), "messages"),
+            "initial_notify_kib": (msgs0["out"]["NOTIFY_bytes"] / KIB, "KiB"),
+            "subscribe_retransmissions": (ev.get("subscribe_retransmissions"), "SUBSCRIBEs"),
+            "notify_retransmissions": (ev.get("notify_retransmissions"), "NOTIFYs"),
+        }
+        # A refresh before every user is known is the daemon asking for the full state again
+        # (a refused list NOTIFY or a version gap): its messages are in initial_sip_messages.
+        refreshes0 = ev.get("refreshes", 0)
+        out["refreshes_before_known"] = (refreshes0, "SUBSCRIBEs")
+        if use_list:
+            lst = ev.get("list", {})
+            out["list_notifies_initial"] = (lst.get("full_state_notifies", 0) + lst.get("partial_notifies", 0),
+                                            "NOTIFYs")
+        if refresh_cycle:
+            # Every dialog refreshed once (N, or the one list dialog) and nothing outstanding:
+            # the messages since `subscribed` are one refresh cycle.
+            dialogs = 1 if use_list else n
+
+            def cycle_done():
+                st = s.gen.events.get("stats")
+                if st is None or st["_t"] <= ev["_t"]:
+                    return None
+                if not d.alive():
+                    raise RuntimeError(f"presenced exited; see {d.log_path}")
+                queued = st.get("list", {}).get("queued", 0)
+                done = st["refreshes"] - refreshes0 >= dialogs and st["outstanding"] == 0 and queued == 0
+                return st if done else None
+
+            st = procs.wait_until(cycle_done, LIST_EXPIRES + SLACK_S, interval=STATS_PERIOD_S,
+                                  what=f"one refresh of {dialogs} subscription(s)")
+            msgs1 = st["messages"]
+            out["refresh_cycle_sip_messages"] = (sip_messages(msgs1) - sip_messages(msgs0), "messages")
+            out["refresh_cycle_notify_kib"] = (
+                (msgs1["out"]["NOTIFY_bytes"] - msgs0["out"]["NOTIFY_bytes"]) / KIB, "KiB")
+            out["refreshes"] = (st["refreshes"] - refreshes0, "SUBSCRIBEs in the cycle")
+            out["new_dialogs"] = (st["new_dialogs"], "dialogs (list + individual)")
+        users = d.request("users").get("users", [])
+        out["users_unknown"] = (sum(1 for u in users if u.get("rich", {}).get("state") in (None, "unknown")),
+                                "users")
+        return out

@@ -43,7 +43,7 @@ def toml_str(s):
 
 
 def write_config(run_dir, server_port, users_csv, transport="udp", pacing=True, store=True,
-                 expires=3600, log_level="warn", shutdown_timeout=SHUTDOWN_TIMEOUT_S):
+                 expires=3600, log_level="warn", shutdown_timeout=SHUTDOWN_TIMEOUT_S, list_uri=None):
     sock = os.path.join(run_dir, "presenced.sock")
     db = os.path.join(run_dir, "state.db") if store else ""
     lines = [
@@ -72,6 +72,9 @@ def write_config(run_dir, server_port, users_csv, transport="udp", pacing=True, 
         'password = "bench"',
         'domain = "127.0.0.1"',
     ]
+    if list_uri:
+        # presenced.toml(5): one list subscription (RFC 4662) replaces the members' own.
+        lines.append(f"rich_list_uri = {toml_str(list_uri)}")
     if not pacing:
         lines += [f"subscribe_rate = {PACING_OFF}", f"max_in_flight = {PACING_OFF}"]
     path = os.path.join(run_dir, "presenced.toml")

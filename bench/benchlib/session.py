@@ -77,12 +77,12 @@ class Session:
         return ev
 
     def start_daemon(self, n_users, paced=True, store=True, transport="udp", expires=3600,
-                     shutdown_timeout=dmn.SHUTDOWN_TIMEOUT_S, port=None):
+                     shutdown_timeout=dmn.SHUTDOWN_TIMEOUT_S, port=None, list_uri=None):
         csv = os.path.join(self.dir, "users.csv")
         dmn.write_users_csv(csv, n_users)
         cfg, sock, db = dmn.write_config(self.dir, port if port else self.gen.port, csv, transport=transport,
                                          pacing=paced, store=store, expires=expires,
-                                         shutdown_timeout=shutdown_timeout)
+                                         shutdown_timeout=shutdown_timeout, list_uri=list_uri)
         self.db = db
         self.daemon = dmn.Daemon(self.bins["presenced"], cfg, sock, self.dir, cpu=WATCHER_CPU)
         self.daemon.start()

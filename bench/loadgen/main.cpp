@@ -8,7 +8,9 @@
 //   hold       --hold S seconds of serving refreshes and OPTIONS
 //   summary    all counters, then exit 0
 // stdout carries one JSON object per line (the harness' contract, see
-// bench/README.md); stderr a human-readable log.
+// bench/README.md); stderr a human-readable log. With --list the generator
+// also serves a resource list (RFC 4662, list_notify.cpp), and --expect
+// counts presentities with a state delivered (list members included).
 #include <uv.h>
 
 #include <csignal>
@@ -48,6 +50,44 @@ nlohmann::json notify_json(const NotifyCounters& c) {
             {"other_responses", other}};
 }
 
+nlohmann::json messages_json(const MessageCounters& m) {
+    nlohmann::json responses = nlohmann::json::object();
+    for (const auto& [code, n] : m.out_responses) responses[std::to_string(code)] = n;
+    const uint64_t in = m.in_subscribe + m.in_options + m.in_other_requests + m.in_responses;
+    const uint64_t out = m.out_notify + m.out_notify_retransmissions + m.out_responses_total;
+    return {{"in",
+             {{"SUBSCRIBE", m.in_subscribe},
+              {"OPTIONS", m.in_options},
+              {"other_requests", m.in_other_requests},
+              {"responses", m.in_responses},
+              {"total", in}}},
+            {"out",
+             {{"NOTIFY", m.out_notify},
+              {"NOTIFY_retransmissions", m.out_notify_retransmissions},
+              {"NOTIFY_bytes", m.out_notify_bytes},
+              {"responses", responses},
+              {"total", out}}},
+            {"total", in + out}};
+}
+
+nlohmann::json list_json(const Notifier& n) {
+    const ListCounters& l = n.list_counters();
+    return {{"dialogs_active", n.list_dialogs_active()},
+            {"members_known", n.members_known()},
+            {"queued", n.list_queued()},
+            {"subscribes_421", l.subscribes_421},
+            {"full_state_notifies", l.full_state_notifies},
+            {"partial_notifies", l.partial_notifies},
+            {"states_sent", l.states_sent},
+            {"changes", l.changes},
+            {"changes_answered", l.changes_answered},
+            {"coalesced", l.coalesced},
+            {"dropped", l.dropped},
+            {"tcp_for_size", l.tcp_for_size},
+            {"max_body_bytes", l.max_body_bytes},
+            {"max_states_per_notify", l.max_states_per_notify}};
+}
+
 class Run {
 public:
     Run(const Options& options, uv_loop_t* loop) : options_(options), loop_(loop), transport_(loop) {}
@@ -72,6 +112,9 @@ public:
         emit({{"event", "listening"}, {"port", transport_.port()}});
         std::cerr << "loadgen: listening on " << options_.listen_ip << ":" << transport_.port() << " (UDP+TCP)"
                   << (options_.digest ? ", digest on" : "") << "\n";
+        if (!options_.list_uri.empty())
+            std::cerr << "loadgen: serving " << options_.list_uri << " as a list of " << options_.list_members
+                      << " members\n";
         if (!options_.watch.empty()) {
             watch_ = std::make_unique<WatchClient>(loop_, options_.watch, latency_);
             watch_->start(start_ns_ + static_cast<uint64_t>(options_.subscribe_timeout_s * 1e9));
@@ -99,13 +142,18 @@ private:
     void on_tick() {
         notifier_->tick();
         const uint64_t now = now_ns();
+        if (options_.stats_interval_s > 0 && phase_ != Phase::done &&
+            now - last_stats_ns_ >= static_cast<uint64_t>(options_.stats_interval_s * 1e9)) {
+            last_stats_ns_ = now;
+            emit_stats(now);
+        }
         if (phase_ != Phase::done && now - start_ns_ >= static_cast<uint64_t>(options_.max_seconds * 1e9)) {
             max_reached_ = true;
             return finish(0);
         }
         switch (phase_) {
             case Phase::subscribe: {
-                const bool reached = options_.expect > 0 && notifier_->active() >= options_.expect;
+                const bool reached = options_.expect > 0 && notifier_->covered() >= options_.expect;
                 const bool timed_out = now - start_ns_ >= static_cast<uint64_t>(options_.subscribe_timeout_s * 1e9);
                 if (reached || timed_out) report_subscribed(!reached, now);
                 break;
@@ -134,17 +182,22 @@ private:
         const RateWindow& arrivals = notifier_->subscribe_arrivals();
         const uint64_t first = arrivals.total() ? arrivals.first_ns() : at;
         nlohmann::json j = {{"event", "subscribed"},
-                            {"active", notifier_->active()},
+                            {"active", notifier_->covered()},
+                            {"dialogs_active", notifier_->active()},
                             {"seconds", seconds(at - start_ns_)},
                             {"first_to_last_s", seconds(at > first ? at - first : 0)},
                             {"max_per_second", arrivals.max_per_second()},
                             {"median_per_second", arrivals.median_per_second()},
                             {"subscribe_retransmissions", notifier_->requests().retransmissions},
                             {"notify_retransmissions", notifier_->all_notifies().retransmissions},
-                            {"challenges", notifier_->requests().challenges}};
+                            {"challenges", notifier_->requests().challenges},
+                            {"refreshes", notifier_->requests().refreshes},
+                            {"messages", messages_json(notifier_->messages())}};
+        if (!options_.list_uri.empty()) j["list"] = list_json(*notifier_);
         if (timeout) j["timeout"] = true;
         emit(j);
-        std::cerr << "loadgen: " << notifier_->active() << " dialogs active" << (timeout ? " (timeout)" : "") << "\n";
+        std::cerr << "loadgen: " << notifier_->active() << " dialogs active, " << notifier_->covered()
+                  << " presentities with a state" << (timeout ? " (timeout)" : "") << "\n";
         phase_ns_ = now;
         if (options_.notifies == 0) return enter_grace_or_hold(now);
         phase_ = watch_ ? Phase::wait_watch : Phase::load;
@@ -207,6 +260,22 @@ private:
         phase_ns_ = now;
     }
 
+    // Counters every --stats seconds: the harness measures a refresh cycle with them.
+    void emit_stats(uint64_t now) {
+        const RequestCounters& r = notifier_->requests();
+        nlohmann::json j = {{"event", "stats"},
+                            {"seconds", seconds(now - start_ns_)},
+                            {"active", notifier_->covered()},
+                            {"dialogs_active", notifier_->active()},
+                            {"subscribes", r.subscribes},
+                            {"new_dialogs", r.new_dialogs},
+                            {"refreshes", r.refreshes},
+                            {"outstanding", notifier_->outstanding()},
+                            {"messages", messages_json(notifier_->messages())}};
+        if (!options_.list_uri.empty()) j["list"] = list_json(*notifier_);
+        emit(j);
+    }
+
     void finish(int signal) {
         if (phase_ == Phase::done) return;
         phase_ = Phase::done;
@@ -222,7 +291,8 @@ private:
         const RequestCounters& r = notifier_->requests();
         j["seconds"] = seconds(now_ns() - start_ns_);
         j["dialogs"] = notifier_->dialogs();
-        j["active"] = notifier_->active();
+        j["active"] = notifier_->covered();
+        j["dialogs_active"] = notifier_->active();
         j["subscribes"] = r.subscribes;
         j["new_dialogs"] = r.new_dialogs;
         j["subscribe_retransmissions"] = r.retransmissions;
@@ -241,11 +311,18 @@ private:
         j["max_subscribes_per_second"] = notifier_->subscribe_arrivals().max_per_second();
         j["notifies"] = notify_json(notifier_->all_notifies());
         j["load"] = notify_json(notifier_->load_notifies());
+        j["messages"] = messages_json(notifier_->messages());
+        if (!options_.list_uri.empty()) j["list"] = list_json(*notifier_);
         const Transport::Counters& t = transport_.counters();
-        j["transport"] = {
-            {"udp_received", t.udp_received},    {"tcp_received", t.tcp_received},       {"truncated", t.truncated},
-            {"send_errors", t.send_errors},      {"tcp_connections", t.tcp_connections}, {"tcp_closed", t.tcp_closed},
-            {"framing_errors", t.framing_errors}};
+        j["transport"] = {{"udp_received", t.udp_received},
+                          {"tcp_received", t.tcp_received},
+                          {"truncated", t.truncated},
+                          {"send_errors", t.send_errors},
+                          {"tcp_connections", t.tcp_connections},
+                          {"tcp_closed", t.tcp_closed},
+                          {"framing_errors", t.framing_errors},
+                          {"tcp_connects", t.tcp_connects},
+                          {"connect_failures", t.connect_failures}};
         if (watch_) j["watch"] = {{"ready", watch_->ready()}, {"presence_events", watch_->presence_events()}};
         if (signal) j["interrupted"] = signal == SIGTERM ? "SIGTERM" : "SIGINT";
         if (max_reached_) j["max_seconds_reached"] = true;
@@ -269,6 +346,7 @@ private:
     uint64_t start_ns_ = 0;
     uint64_t phase_ns_ = 0;
     uint64_t subscribed_at_ns_ = 0;
+    uint64_t last_stats_ns_ = 0;
     bool subscribed_done_ = false;
     bool load_done_pending_ = false;
     bool load_emitted_ = false;

@@ -32,6 +32,8 @@ std::string reason_of(int code) {
             return "Unauthorized";
         case 403:
             return "Forbidden";
+        case 421:
+            return "Extension Required";
         case 405:
             return "Method Not Allowed";
         case 481:
@@ -54,6 +56,12 @@ Notifier::Notifier(const Options& options, Transport& transport, LatencyBook& la
     contact_udp_ = "Contact: <sip:loadgen@" + host + ">\r\n";
     contact_tcp_ = "Contact: <sip:loadgen@" + host + ";transport=tcp>\r\n";
     update_timestamp();
+    init_list();
+}
+
+bool Notifier::is_list_request(const sip::Message& m) const {
+    if (options_.list_uri.empty()) return false;
+    return sip::same_user_host(sip::uri_of(m.to), options_.list_uri) || sip::same_user_host(m.uri, options_.list_uri);
 }
 
 void Notifier::on_message(const Route& from, std::string_view data) {
@@ -62,10 +70,16 @@ void Notifier::on_message(const Route& from, std::string_view data) {
         ++req_.malformed;
         return;
     }
-    if (m.request)
+    if (m.request) {
+        uint64_t& counter = m.method == "SUBSCRIBE" ? msg_.in_subscribe
+                            : m.method == "OPTIONS" ? msg_.in_options
+                                                    : msg_.in_other_requests;
+        ++counter;
         on_request(from, m);
-    else
+    } else {
+        ++msg_.in_responses;
         on_response(m);
+    }
 }
 
 void Notifier::on_request(const Route& from, const sip::Message& m) {
@@ -93,6 +107,8 @@ void Notifier::respond(const Route& to, const sip::Message& m, int code, std::st
     out.append("\r\nCall-ID: ").append(m.call_id).append("\r\nCSeq: ").append(m.cseq_value).append("\r\n");
     out.append(extra);
     out.append("Content-Length: 0\r\n\r\n");
+    ++msg_.out_responses[code];
+    ++msg_.out_responses_total;
     transport_.send(to, out);
 }
 
@@ -121,6 +137,7 @@ void Notifier::on_subscribe(const Route& from, const sip::Message& m) {
             d.granted = 0;
             answer_subscribe(from, m, d);
             d.terminating = true;
+            if (d.list) drop_list_queue(d);
             if (d.pending < 0) send_notify(it->second, Kind::terminate);
             return;
         }
@@ -128,6 +145,12 @@ void Notifier::on_subscribe(const Route& from, const sip::Message& m) {
         d.granted = std::min(asked, options_.expires);
         d.expires_at_ns = now + uint64_t{d.granted} * kNsPerSecond;
         answer_subscribe(from, m, d);
+        if (d.list) {
+            // RFC 6665 §4.2.1.2 for a list: every member's state again, in
+            // partial NOTIFYs (as Kamailio's RLS does), queued behind any outstanding one.
+            queue_all_members(d);
+            return drain_list(it->second);
+        }
         // RFC 6665 §4.2.1.2: a NOTIFY follows every accepted SUBSCRIBE; at most one outstanding (§4.2.2).
         if (d.pending < 0)
             send_notify(it->second, Kind::refresh);
@@ -144,10 +167,22 @@ void Notifier::on_subscribe(const Route& from, const sip::Message& m) {
         ++req_.bad_event;
         return respond(from, m, 489, reason_of(489), "lgx", "Allow-Events: presence, dialog\r\n");
     }
+    const bool list = is_list_request(m);
+    if (list && !m.eventlist) {
+        // RFC 4662 §4.1: a subscriber that does not announce eventlist must
+        // not get a list; we ask for it, as an RLS that serves only lists.
+        ++list_.subscribes_421;
+        return respond(from, m, 421, reason_of(421), "lgl", "Require: eventlist\r\n");
+    }
     if (!challenges_.count(call_id)) arrivals_.add(now);
     if (digest_ && !authorised(from, m)) return;
     const uint32_t index = create_dialog(from, m);
     Dialog& d = dialogs_[index];
+    if (list) {
+        d.list = std::make_unique<ListQueue>();
+        d.list->queued.assign(members_.size(), kNotQueued);
+        list_indices_.push_back(index);
+    }
     const uint32_t asked = m.expires.value_or(options_.expires);
     d.granted = std::min(asked, options_.expires);
     d.expires_at_ns = now + uint64_t{d.granted} * kNsPerSecond;
@@ -160,6 +195,10 @@ void Notifier::on_subscribe(const Route& from, const sip::Message& m) {
         d.terminating = true;
         send_notify(index, Kind::terminate);
         return;
+    }
+    if (d.list) {
+        queue_all_members(d);
+        return drain_list(index);
     }
     send_notify(index, Kind::initial);
 }
@@ -233,6 +272,8 @@ void Notifier::answer_subscribe(const Route& from, const sip::Message& m, Dialog
     // RFC 6665 §4.2.1.1: the 200 carries the duration granted.
     std::string extra = "Expires: " + std::to_string(d.granted) + "\r\n";
     extra.append(from.conn ? contact_tcp_ : contact_udp_);
+    // RFC 4662 §4.1 (rfc-checklist 14.2): the RLS's 2xx requires eventlist.
+    if (d.list) extra.append("Require: eventlist\r\n");
     respond(from, m, 200, "OK", d.local_tag, extra);
 }
 
@@ -240,6 +281,11 @@ void Notifier::remove_dialog(uint32_t index) {
     Dialog& d = dialogs_[index];
     if (!d.live) return;
     if (d.active) --active_count_;
+    if (d.list) {
+        if (d.active) --list_active_;
+        drop_list_queue(d);
+        list_indices_.erase(std::find(list_indices_.begin(), list_indices_.end(), index));
+    }
     by_call_id_.erase(d.call_id);
     d = Dialog{};
     free_dialogs_.push_back(index);
@@ -253,6 +299,7 @@ void Notifier::check_expiry(uint64_t now) {
         if (!d.live || d.terminating || now < d.expires_at_ns + kExpiryGraceNs) continue;
         ++req_.expired;
         d.terminating = true;
+        if (d.list) drop_list_queue(d);
         if (d.pending < 0) send_notify(i, Kind::terminate);
     }
 }

@@ -5,7 +5,8 @@
 // sends stamped NOTIFYs round-robin or at random under a rate and a window.
 //
 // notifier.cpp holds the request side (dialogs), notify_sender.cpp the
-// NOTIFY side (formatting, transactions, timers, load).
+// NOTIFY side (formatting, transactions, timers, load), list_notify.cpp the
+// resource list (RFC 4662): members, per-dialog queues, multipart bodies.
 #pragma once
 
 #include <cstdint>
@@ -55,6 +56,35 @@ struct RequestCounters {
     uint64_t lost_with_connection = 0;  // dialogs whose TCP connection closed
 };
 
+// SIP messages in each direction (the summary's `messages`), retransmissions
+// included, so list and individual subscriptions can be compared by count.
+struct MessageCounters {
+    uint64_t in_subscribe = 0;
+    uint64_t in_options = 0;
+    uint64_t in_other_requests = 0;
+    uint64_t in_responses = 0;  // answers to our NOTIFYs (stray ones included)
+    uint64_t out_notify = 0;    // first transmissions
+    uint64_t out_notify_retransmissions = 0;
+    uint64_t out_notify_bytes = 0;          // first transmissions
+    std::map<int, uint64_t> out_responses;  // by code
+    uint64_t out_responses_total = 0;
+};
+
+// The resource list's own counters (summary `list`).
+struct ListCounters {
+    uint64_t subscribes_421 = 0;  // list SUBSCRIBEs without eventlist
+    uint64_t full_state_notifies = 0;
+    uint64_t partial_notifies = 0;
+    uint64_t states_sent = 0;       // member states (body parts) in list NOTIFYs
+    uint64_t changes = 0;           // load state changes of members
+    uint64_t changes_answered = 0;  // deliveries of those in a NOTIFY answered 2xx
+    uint64_t coalesced = 0;         // a change superseded by a newer one before it was sent
+    uint64_t dropped = 0;           // changes queued on a list dialog that ended
+    uint64_t tcp_for_size = 0;      // list NOTIFYs of UDP dialogs sent over TCP (RFC 3261 §18.1.1)
+    uint64_t max_body_bytes = 0;
+    uint64_t max_states_per_notify = 0;
+};
+
 struct LoadPlan {
     uint64_t count = 0;
     double rate = 0;
@@ -85,6 +115,14 @@ public:
     bool load_running() const { return load_running_; }
 
     uint64_t active() const { return active_count_; }
+    // Presentities with a state delivered: individual dialogs active plus
+    // list members whose state was in a NOTIFY answered 2xx.
+    uint64_t covered() const { return active_count_ - list_active_ + members_known_; }
+    uint64_t list_dialogs_active() const { return list_active_; }
+    uint64_t members_known() const { return members_known_; }
+    uint64_t list_queued() const;
+    const MessageCounters& messages() const { return msg_; }
+    const ListCounters& list_counters() const { return list_; }
     uint64_t dialogs() const { return by_call_id_.size(); }
     const RateWindow& subscribe_arrivals() const { return arrivals_; }
     const RequestCounters& requests() const { return req_; }
@@ -95,7 +133,28 @@ public:
     uint64_t outstanding() const { return outstanding_count_; }
 
 private:
-    enum class Kind : uint8_t { initial, load, refresh, terminate };
+    // update: a partial list NOTIFY with member states owed by the initial
+    // or refresh NOTIFY (RFC 4662 lets them follow in later NOTIFYs).
+    enum class Kind : uint8_t { initial, load, refresh, terminate, update };
+
+    // A list member's state (the same for every list dialog).
+    struct Member {
+        Shown shown = Shown::initial;
+        bool known = false;    // its state was in a NOTIFY answered 2xx
+        uint32_t version = 0;  // dialog-info version of its part
+        uint64_t stamp = 0;
+    };
+
+    // Member states a list dialog still owes, in order; each member at most
+    // once (a newer change replaces a queued one: its NOTIFY shows the latest).
+    enum : uint8_t { kNotQueued = 0, kQueuedState = 1, kQueuedChange = 2 };
+    struct ListQueue {
+        std::deque<uint32_t> fifo;
+        std::vector<uint8_t> queued;  // per member
+        bool full_sent = false;       // the fullState="true" NOTIFY went out
+        uint32_t version = 0;         // RLMI version of the next NOTIFY (RFC 4662 §5.2: from 0, +1 each)
+        uint64_t changes = 0;         // kQueuedChange entries in fifo
+    };
 
     struct Dialog {
         bool live = false;
@@ -116,8 +175,9 @@ private:
         std::string remote;     // the SUBSCRIBE's From value (tag included): our To
         std::string local_uri;  // the SUBSCRIBE's To URI: our From, and the entity
         std::string local_tag;
-        std::string target;       // the SUBSCRIBE's Contact URI: our Request-URI
-        std::string last_branch;  // of the last SUBSCRIBE, to spot retransmissions
+        std::string target;               // the SUBSCRIBE's Contact URI: our Request-URI
+        std::string last_branch;          // of the last SUBSCRIBE, to spot retransmissions
+        std::unique_ptr<ListQueue> list;  // a resource list dialog
     };
 
     struct Outstanding {
@@ -128,7 +188,10 @@ private:
         uint32_t interval_ms = 0;
         uint64_t serial = 0;
         uint64_t first_ns = 0;
-        std::string message;  // kept for retransmission over UDP
+        uint32_t load_changes = 0;      // load states it carries (1 for a load NOTIFY of a presentity)
+        std::vector<uint32_t> members;  // list members whose states it carries
+        Route route;                    // where it went (TCP for a large list NOTIFY of a UDP dialog)
+        std::string message;            // kept for retransmission over UDP
     };
 
     struct TimerEntry {
@@ -152,6 +215,22 @@ private:
                  std::string_view extra = {});
     void remove_dialog(uint32_t index);
     void check_expiry(uint64_t now);
+    bool is_list_request(const sip::Message& m) const;
+
+    // list_notify.cpp
+    void init_list();
+    std::string member_uri(uint32_t member) const;
+    void queue_all_members(Dialog& d);
+    void queue_member(Dialog& d, uint32_t member, uint8_t what);
+    // Sends the dialog's next list NOTIFY if it owes states and has none outstanding.
+    void drain_list(uint32_t index);
+    // Takes the next states off the queue into list_body_ (a multipart/related
+    // document) and list_members_; returns the Kind of the NOTIFY.
+    Kind build_list_body(Dialog& d);
+    // A list NOTIFY got its final answer: its members are known when ok. True if any became known.
+    bool list_resolved(const Outstanding& o, bool ok);
+    bool list_load_step();  // one member state change; false when no list dialog can take it
+    void drop_list_queue(Dialog& d);
 
     // notify_sender.cpp
     void send_notify(uint32_t index, Kind kind);
@@ -203,6 +282,22 @@ private:
     uint64_t load_end_ns_ = 0;
     uint32_t rr_cursor_ = 0;
     std::mt19937_64 rng_{0x6c6f6164u};
+
+    MessageCounters msg_;
+    ListCounters list_;
+    std::vector<Member> members_;
+    std::vector<uint32_t> list_indices_;  // live list dialogs
+    std::vector<uint8_t> chunk_mark_;     // per member: in the NOTIFY being built
+    uint64_t full_rlmi_bytes_ = 0;        // RLMI of a full state without instances
+    uint64_t members_known_ = 0;
+    uint64_t list_active_ = 0;  // list dialogs whose first NOTIFY was answered
+    uint32_t member_cursor_ = 0;
+    std::string list_body_;               // the multipart body being built
+    std::string list_content_type_;       // its Content-Type value
+    std::string list_rlmi_;               // scratch: the RLMI root document
+    std::vector<uint32_t> list_members_;  // members in list_body_
+    uint32_t list_changes_ = 0;           // load changes among them
+    std::vector<uint64_t> list_tags_;     // their stamps, for the latency book
 
     std::string scratch_;  // message being formatted
     std::string timestamp_;

@@ -18,11 +18,17 @@ constexpr size_t kLevels = 4;  // T1, 2*T1, 4*T1, T2
 constexpr uint32_t kLevelMs[kLevels] = {kT1Ms, 2 * kT1Ms, 4 * kT1Ms, kT2Ms};
 constexpr std::string_view kBranchPrefix = "z9hG4bKlg";  // RFC 3261 §8.1.1.7 magic cookie + ours
 constexpr int kTimeoutCode = 0;                          // resolve() with no final answer
+constexpr int kTransportErrorCode = -1;                  // resolve(): the TCP connection it went on closed
 constexpr int kNoDialog = 481;
 // Random order: tries at random before falling back to a scan.
 constexpr int kRandomTries = 32;
 constexpr size_t kTimestampBytes = 32;
 constexpr uint64_t kGiveUpScanNs = 50 * kNsPerMs;  // how late a give-up may be
+// RFC 3261 §18.1.1: a request within 200 bytes of the path MTU (loopback:
+// 65,536) goes over TCP. The headers of a list NOTIFY stay below the allowance.
+constexpr size_t kLoopbackMtu = 65536;
+constexpr size_t kMtuMargin = 200;
+constexpr size_t kHeaderAllowance = 1024;
 
 void append_u64(std::string& out, uint64_t n) {
     char buf[24];
@@ -56,20 +62,28 @@ void Notifier::send_notify(uint32_t index, Kind kind) {
         // The TCP connection the SUBSCRIBE came on is gone: so is the dialog.
         ++all_.transport_errors;
         if (kind == Kind::load) ++load_.transport_errors;
+        if (d.list && kind != Kind::terminate) {
+            // The states taken off the queue for this NOTIFY are lost with it.
+            list_.dropped += list_changes_;
+            load_outstanding_ -= list_changes_;
+        }
         remove_dialog(index);
         return;
     }
     uint64_t tag = 0;
-    if (kind == Kind::load) {
+    if (kind == Kind::load && !d.list) {
         // Every load NOTIFY changes what the watcher shows (bodies.hpp).
         d.shown = d.shown == Shown::away ? Shown::back : Shown::away;
         d.stamp = ++load_sent_;
         if (carries_stamp(d.dialog_info_body, d.shown)) tag = d.stamp;
         ++load_.sent;
         ++load_outstanding_;
+    } else if (kind == Kind::load) {
+        ++load_.sent;  // a list NOTIFY with member changes; they were counted as outstanding when made
     }
-    if (kind != Kind::initial) ++d.version;  // RFC 4235 §4.1: +1 per NOTIFY of the dialog
+    if (kind != Kind::initial && !d.list) ++d.version;  // RFC 4235 §4.1: +1 per NOTIFY of the dialog
     ++all_.sent;
+    const bool list_body = d.list && kind != Kind::terminate;
 
     uint32_t slot;
     if (!free_slots_.empty()) {
@@ -86,11 +100,20 @@ void Notifier::send_notify(uint32_t index, Kind kind) {
     o.cseq = ++d.cseq;
     o.serial = ++serial_;
     o.first_ns = now;
+    o.load_changes = list_body ? list_changes_ : (kind == Kind::load ? 1 : 0);
+    o.members.clear();
+    if (list_body) o.members.swap(list_members_);
     d.pending = static_cast<int32_t>(slot);
     ++outstanding_count_;
     if (d.active) ++busy_active_;
 
-    const bool tcp = d.route.conn != 0;
+    bool tcp = d.route.conn != 0;
+    o.route = d.route;
+    if (!tcp && list_body && list_body_.size() + kHeaderAllowance > kLoopbackMtu - kMtuMargin) {
+        o.route = transport_.tcp_route_to(d.route.addr);
+        tcp = true;
+        ++list_.tcp_for_size;
+    }
     std::string& out = scratch_;
     out.clear();
     out.append("NOTIFY ").append(d.target).append(" SIP/2.0\r\nVia: SIP/2.0/").append(tcp ? "TCP " : "UDP ");
@@ -101,7 +124,7 @@ void Notifier::send_notify(uint32_t index, Kind kind) {
     out.append("\r\nMax-Forwards: 70\r\nFrom: <").append(d.local_uri).append(">;tag=").append(d.local_tag);
     out.append("\r\nTo: ").append(d.remote).append("\r\nCall-ID: ").append(d.call_id).append("\r\nCSeq: ");
     append_u64(out, o.cseq);
-    out.append(" NOTIFY\r\n").append(tcp ? contact_tcp_ : contact_udp_);
+    out.append(" NOTIFY\r\n").append(d.route.conn ? contact_tcp_ : contact_udp_);
     out.append(d.dialog_package ? "Event: dialog\r\n" : "Event: presence\r\n");
     if (kind == Kind::terminate) {
         out.append("Subscription-State: terminated;reason=timeout\r\n");
@@ -115,6 +138,12 @@ void Notifier::send_notify(uint32_t index, Kind kind) {
     out.append("User-Agent: presence_loadgen\r\nAllow: SUBSCRIBE, NOTIFY, OPTIONS\r\n");
     if (kind == Kind::terminate) {
         out.append("Content-Length: 0\r\n\r\n");
+    } else if (list_body) {
+        // RFC 4662 §4.1 (rfc-checklist 14.2): list NOTIFYs require eventlist.
+        out.append("Require: eventlist\r\nContent-Type: ").append(list_content_type_);
+        out.append("\r\nContent-Length: ");
+        append_u64(out, list_body_.size());
+        out.append("\r\n\r\n").append(list_body_);
     } else {
         out.append("Content-Type: ").append(d.dialog_info_body ? kDialogInfoType : kPidfType);
         out.append("\r\nContent-Length: ");
@@ -133,7 +162,12 @@ void Notifier::send_notify(uint32_t index, Kind kind) {
         o.interval_ms = kLevelMs[0];
         retransmit_[0].push_back({slot, o.serial, now + uint64_t{kLevelMs[0]} * kNsPerMs});
     }
-    transport_.send(d.route, out, tag);
+    ++msg_.out_notify;
+    msg_.out_notify_bytes += out.size();
+    if (list_body)
+        transport_.send(o.route, out, list_tags_);
+    else
+        transport_.send(o.route, out, tag);
 }
 
 void Notifier::on_response(const sip::Message& m) {
@@ -160,26 +194,31 @@ void Notifier::resolve(uint32_t slot, int code, uint64_t now) {
         if (!c) continue;
         if (code == kTimeoutCode)
             ++c->timeouts;
+        else if (code == kTransportErrorCode)
+            ++c->transport_errors;
         else if (code >= 200 && code < 300)
             ++c->answered;
         else
             ++c->other[code];
     }
+    const bool ok = code >= 200 && code < 300;
+    bool became_active = dialogs_[index].list && list_resolved(o, ok);
+    if (o.load_changes) {
+        load_outstanding_ -= o.load_changes;
+        load_end_ns_ = now;
+    }
     o.used = false;
     o.message.clear();
+    o.members.clear();
     free_slots_.push_back(slot);
     --outstanding_count_;
     Dialog& d = dialogs_[index];
     if (d.active) --busy_active_;
     d.pending = -1;
-    if (kind == Kind::load) {
-        --load_outstanding_;
-        load_end_ns_ = now;
-    }
-    bool became_active = false;
-    if (kind == Kind::initial && code >= 200 && code < 300) {
+    if (kind == Kind::initial && ok) {
         d.active = true;
         ++active_count_;
+        if (d.list) ++list_active_;
         became_active = true;
     }
     if (kind == Kind::terminate || code == kNoDialog) {
@@ -187,12 +226,14 @@ void Notifier::resolve(uint32_t slot, int code, uint64_t now) {
         remove_dialog(index);
     } else if (d.terminating) {
         send_notify(index, Kind::terminate);
+    } else if (d.list) {
+        drain_list(index);
     } else if (d.queued) {
         d.queued = false;
         send_notify(index, Kind::refresh);
     }
-    if (became_active && hooks_.active_changed) hooks_.active_changed(active_count_);
-    if (kind == Kind::load) maybe_finish_load(now);
+    if (became_active && hooks_.active_changed) hooks_.active_changed(covered());
+    if (load_running_) maybe_finish_load(now);
 }
 
 void Notifier::on_connection_closed(uint32_t conn) {
@@ -205,13 +246,14 @@ void Notifier::on_connection_closed(uint32_t conn) {
             // Not a timeout: the transport failed (RFC 3261 §8.1.3.1); count it as such.
             Outstanding& o = slots_[static_cast<uint32_t>(d.pending)];
             ++all_.transport_errors;
-            if (o.kind == Kind::load) {
-                ++load_.transport_errors;
-                --load_outstanding_;
+            if (o.kind == Kind::load) ++load_.transport_errors;
+            if (o.load_changes) {
+                load_outstanding_ -= o.load_changes;
                 load_end_ns_ = now;
             }
             o.used = false;
             o.message.clear();
+            o.members.clear();
             free_slots_.push_back(static_cast<uint32_t>(d.pending));
             --outstanding_count_;
             if (d.active) --busy_active_;
@@ -219,6 +261,9 @@ void Notifier::on_connection_closed(uint32_t conn) {
         }
         remove_dialog(i);
     }
+    // NOTIFYs of UDP dialogs that went over a connection we opened (large list NOTIFYs).
+    for (uint32_t slot = 0; slot < slots_.size(); ++slot)
+        if (slots_[slot].used && slots_[slot].route.conn == conn) resolve(slot, kTransportErrorCode, now);
     if (load_running_) maybe_finish_load(now);
 }
 
@@ -232,8 +277,9 @@ void Notifier::run_timers(uint64_t now) {
             if (!o.used || o.serial != e.serial) continue;  // answered meanwhile
             if (now - o.first_ns >= timeout_ns_) continue;  // the sweep below gives it up
             ++all_.retransmissions;
+            ++msg_.out_notify_retransmissions;
             if (o.kind == Kind::load) ++load_.retransmissions;
-            transport_.send(dialogs_[o.dialog].route, o.message);
+            transport_.send(o.route, o.message);
             const size_t next = std::min(level + 1, kLevels - 1);
             retransmit_[next].push_back({e.slot, e.serial, now + uint64_t{kLevelMs[next]} * kNsPerMs});
         }
@@ -273,7 +319,7 @@ void Notifier::start_load(const LoadPlan& plan) {
 }
 
 bool Notifier::eligible(const Dialog& d) const {
-    return d.live && d.active && !d.terminating && d.pending < 0 && !d.queued;
+    return d.live && d.active && !d.terminating && d.pending < 0 && !d.queued && !d.list;
 }
 
 std::optional<uint32_t> Notifier::pick_dialog() {
@@ -305,7 +351,13 @@ void Notifier::pump_load(uint64_t now) {
         const double elapsed_s = static_cast<double>(now - load_start_ns_) / 1e9;
         allowed = std::min<uint64_t>(plan_.count, static_cast<uint64_t>(plan_.rate * elapsed_s) + 1);
     }
+    // A list serves the load as member state changes while one of its dialogs is active.
+    const bool list_load = list_active_ > 0;
     while (load_outstanding_ < plan_.window && load_sent_ < allowed) {
+        if (list_load) {
+            if (!list_load_step()) break;
+            continue;
+        }
         const auto index = pick_dialog();
         if (!index) break;
         send_notify(*index, Kind::load);

@@ -29,13 +29,26 @@ constexpr std::string_view kUsage =
     "  --max-seconds S           bound of the whole run (default 600)\n"
     "  --busy-poll               poll without sleeping during the load phase (one core spins; no\n"
     "                            wake-up cost on either side, as perf-limits.md scenario A)\n"
+    "  --list URI                serve URI as a resource list (RFC 4662) of the members below\n"
+    "  --list-members N          list members sip:<prefix>K@<domain>, K < N (default: --expect)\n"
+    "  --list-domain HOST        host of the member URIs (default 127.0.0.1)\n"
+    "  --list-prefix P           user part prefix of the member URIs (default u)\n"
+    "  --list-chunk K            member states per list NOTIFY at most (default 500)\n"
+    "  --list-max-body BYTES     list NOTIFY body size aimed at (default 786432; one state at least)\n"
+    "  --stats S                 print a `stats` line (counters, SIP messages) every S seconds\n"
     "  -v, --verbose             log every SUBSCRIBE on stderr\n"
     "Output: one JSON object per line on stdout; a human-readable log on stderr.\n";
 
+// Beyond this a member count is a typo, not a benchmark (a few bytes per member and list dialog).
+constexpr uint64_t kMaxListMembers = 10'000'000;
+
 // The options that take a value.
-constexpr std::string_view kValued[] = {"--listen",   "--auth",  "--expires", "--expect",   "--subscribe-timeout",
-                                        "--notifies", "--rate",  "--window",  "--duration", "--order",
-                                        "--body",     "--watch", "--hold",    "--timeout",  "--max-seconds"};
+constexpr std::string_view kValued[] = {
+    "--listen",        "--auth",         "--expires",     "--expect",      "--subscribe-timeout",
+    "--notifies",      "--rate",         "--window",      "--duration",    "--order",
+    "--body",          "--watch",        "--hold",        "--timeout",     "--max-seconds",
+    "--list",          "--list-members", "--list-domain", "--list-prefix", "--list-chunk",
+    "--list-max-body", "--stats"};
 
 bool to_double(std::string_view text, double& out) {
     const std::string s(text);
@@ -127,6 +140,21 @@ bool parse_options(int argc, char** argv, Options& o, std::string& message, int&
         } else if (arg == "--watch") {
             o.watch = std::string(value);
             ok = !o.watch.empty();
+        } else if (arg == "--list") {
+            o.list_uri = std::string(value);
+            ok = value.substr(0, 4) == "sip:" && value.find('@') != std::string_view::npos;
+        } else if (arg == "--list-members") {
+            ok = to_u64(value, o.list_members) && o.list_members <= kMaxListMembers;
+        } else if (arg == "--list-domain" || arg == "--list-prefix") {
+            (arg == "--list-domain" ? o.list_domain : o.list_prefix) = std::string(value);
+            ok = arg == "--list-prefix" || !value.empty();
+        } else if (arg == "--list-chunk") {
+            ok = to_u64(value, u) && u > 0 && u <= UINT32_MAX;
+            o.list_chunk = static_cast<uint32_t>(u);
+        } else if (arg == "--list-max-body") {
+            ok = to_u64(value, o.list_max_body) && o.list_max_body > 0;
+        } else if (arg == "--stats") {
+            ok = to_double(value, o.stats_interval_s);
         } else if (arg == "--subscribe-timeout" || arg == "--rate" || arg == "--duration" || arg == "--hold" ||
                    arg == "--max-seconds" || arg == "--timeout") {
             ok = to_double(value, d);
@@ -148,6 +176,7 @@ bool parse_options(int argc, char** argv, Options& o, std::string& message, int&
             return false;
         }
     }
+    if (!o.list_uri.empty() && o.list_members == 0) o.list_members = o.expect;
     return true;
 }
 

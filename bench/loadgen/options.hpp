@@ -30,6 +30,16 @@ struct Options {
     double timeout_s = 32;   // 64*T1: a NOTIFY transaction gives up (RFC 3261 §17.1.2.2)
     bool busy_poll = false;  // spin instead of sleeping during the load phase
     bool verbose = false;
+    // Resource list (RFC 4662): SUBSCRIBEs to list_uri are served as a list
+    // of list_members presentities sip:<prefix>K@<domain>, K < list_members
+    // (0 = --expect), the users bench/bench.py creates.
+    std::string list_uri;
+    uint64_t list_members = 0;
+    std::string list_domain = "127.0.0.1";
+    std::string list_prefix = "u";
+    uint32_t list_chunk = 500;            // member states per list NOTIFY at most
+    uint64_t list_max_body = 768 * 1024;  // bytes per list NOTIFY body, soft (presenced: 1 MiB by default)
+    double stats_interval_s = 0;          // a `stats` line every S seconds (0 = none)
 };
 
 // Parses argv into out. On error or --help, fills message and returns false

@@ -27,7 +27,23 @@ std::string_view trim(std::string_view s) {
 std::optional<uint32_t> parse_u32(std::string_view s) { return presenced::util::parse_u32(trim(s)); }
 
 // Header names with their RFC 3261 §7.3.3 compact forms (and RFC 6665's "o").
-enum class Name { other, via, from, to, call_id, cseq, expires, contact, event, authorization, content_length };
+enum class Name {
+    other,
+    via,
+    from,
+    to,
+    call_id,
+    cseq,
+    expires,
+    contact,
+    event,
+    authorization,
+    content_length,
+    supported,
+    require
+};
+
+constexpr std::string_view kEventlist = "eventlist";
 
 Name classify(std::string_view n) {
     if (n.size() == 1) {
@@ -46,6 +62,8 @@ Name classify(std::string_view n) {
                 return Name::event;
             case 'l':
                 return Name::content_length;
+            case 'k':
+                return Name::supported;
             default:
                 return Name::other;
         }
@@ -60,6 +78,8 @@ Name classify(std::string_view n) {
     if (iequals(n, "Event")) return Name::event;
     if (iequals(n, "Authorization")) return Name::authorization;
     if (iequals(n, "Content-Length")) return Name::content_length;
+    if (iequals(n, "Supported")) return Name::supported;
+    if (iequals(n, "Require")) return Name::require;
     return Name::other;
 }
 
@@ -74,6 +94,30 @@ void add_vias(std::string_view value, Message& m) {
         if (comma == std::string_view::npos) break;
         start = comma + 1;
     }
+}
+
+// Whether a comma-separated list of option tags holds tag.
+bool has_tag(std::string_view list, std::string_view tag) {
+    size_t start = 0;
+    while (start <= list.size()) {
+        const size_t comma = list.find(',', start);
+        if (iequals(trim(list.substr(start, comma == std::string_view::npos ? list.npos : comma - start)), tag))
+            return true;
+        if (comma == std::string_view::npos) return false;
+        start = comma + 1;
+    }
+    return false;
+}
+
+// "sip:user@host:port;params" -> "user", "host".
+void user_host(std::string_view uri, std::string_view& user, std::string_view& host) {
+    const size_t colon = uri.find(':');
+    std::string_view rest = colon == std::string_view::npos ? uri : uri.substr(colon + 1);
+    rest = rest.substr(0, rest.find_first_of(";?>"));
+    const size_t at = rest.find('@');
+    user = at == std::string_view::npos ? std::string_view{} : rest.substr(0, at);
+    host = at == std::string_view::npos ? rest : rest.substr(at + 1);
+    host = host.substr(0, host.find(':'));
 }
 
 bool parse_start_line(std::string_view line, Message& m) {
@@ -131,6 +175,10 @@ void set_header(Name name, std::string_view value, Message& m) {
         case Name::authorization:
             m.authorization = value;
             break;
+        case Name::supported:
+        case Name::require:
+            if (has_tag(value, kEventlist)) m.eventlist = true;
+            break;
         case Name::content_length:
         case Name::other:
             break;
@@ -138,6 +186,13 @@ void set_header(Name name, std::string_view value, Message& m) {
 }
 
 }  // namespace
+
+bool same_user_host(std::string_view a, std::string_view b) {
+    std::string_view ua, ha, ub, hb;
+    user_host(a, ua, ha);
+    user_host(b, ub, hb);
+    return ua == ub && iequals(ha, hb);
+}
 
 bool iequals(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;

@@ -39,6 +39,8 @@ struct Message {
     std::string_view event;
     std::string_view authorization;
     std::string_view body;
+    // The option tag eventlist is in Supported or Require (RFC 4662 §4.1).
+    bool eventlist = false;
 };
 
 // Parses one whole message (a datagram or a framed TCP message). Returns
@@ -61,6 +63,11 @@ std::string_view uri_of(std::string_view value);
 
 // Host and port of a sip:/sips: URI (default port 5060). False if not found.
 bool host_port(std::string_view uri, std::string& host, uint16_t& port);
+
+// Whether two sip: URIs name the same user at the same host (user exact,
+// host case-insensitive; port, parameters and headers ignored): enough to
+// recognise the list URI whatever port or transport the subscriber adds.
+bool same_user_host(std::string_view a, std::string_view b);
 
 // Case-insensitive ASCII comparison.
 bool iequals(std::string_view a, std::string_view b);

@@ -35,8 +35,11 @@ struct WriteReq {
 
 struct Transport::Conn {
     uv_tcp_t handle{};
+    uv_connect_t connect{};
     Transport* owner = nullptr;
     uint32_t id = 0;
+    uint64_t outgoing_key = 0;  // != 0: we opened it (outgoing_)
+    bool connecting = false;
     std::string in;
     std::string out;
     std::vector<uint64_t> tags;
@@ -165,8 +168,17 @@ void Transport::on_udp_readable() {
 }
 
 void Transport::send(const Route& route, std::string_view bytes, uint64_t tag) {
+    static thread_local std::vector<uint64_t> one;
+    one.clear();
+    if (tag) one.push_back(tag);
+    send(route, bytes, one);
+}
+
+void Transport::send(const Route& route, std::string_view bytes, const std::vector<uint64_t>& tags) {
     if (route.conn == 0) {
-        udp_queue_.push_back({route.addr, udp_arena_.size(), bytes.size(), tag});
+        const size_t begin = udp_tags_.size();
+        udp_tags_.insert(udp_tags_.end(), tags.begin(), tags.end());
+        udp_queue_.push_back({route.addr, udp_arena_.size(), bytes.size(), begin, udp_tags_.size()});
         udp_arena_.append(bytes);
         if (udp_queue_.size() >= kBatch) flush_udp();
         return;
@@ -178,7 +190,8 @@ void Transport::send(const Route& route, std::string_view bytes, uint64_t tag) {
     }
     Conn& c = *it->second;
     c.out.append(bytes);
-    if (tag) c.tags.push_back(tag);
+    c.tags.insert(c.tags.end(), tags.begin(), tags.end());
+    if (c.connecting) return;  // flushed once connected
     if (!c.dirty) {
         c.dirty = true;
         dirty_conns_.push_back(c.id);
@@ -209,8 +222,9 @@ void Transport::flush_udp() {
         const int n = ::sendmmsg(udp_fd_, msgs, static_cast<unsigned>(count), MSG_DONTWAIT);
         // A refused datagram is lost like one dropped on the wire: Timer E covers NOTIFYs.
         const size_t sent = n > 0 ? static_cast<size_t>(n) : 0;
-        for (size_t i = 0; i < sent; ++i)
-            if (udp_queue_[done + i].tag && on_written_) on_written_(udp_queue_[done + i].tag);
+        for (size_t i = 0; i < sent && on_written_; ++i)
+            for (size_t t = udp_queue_[done + i].tags_begin; t < udp_queue_[done + i].tags_end; ++t)
+                on_written_(udp_tags_[t]);
         if (sent < count) {
             ++counters_.send_errors;
             done += sent + 1;  // skip the one refused
@@ -220,6 +234,7 @@ void Transport::flush_udp() {
     }
     udp_queue_.clear();
     udp_arena_.clear();
+    udp_tags_.clear();
 }
 
 void Transport::flush_tcp() {
@@ -253,20 +268,71 @@ void Transport::flush_tcp() {
     dirty_conns_.clear();
 }
 
-void Transport::on_tcp_connection() {
+Transport::Conn& Transport::add_conn() {
     auto c = std::make_unique<Conn>();
     c->owner = this;
     c->id = next_conn_++;
     uv_tcp_init(loop_, &c->handle);
     c->handle.data = c.get();
-    if (uv_accept(reinterpret_cast<uv_stream_t*>(&tcp_server_), reinterpret_cast<uv_stream_t*>(&c->handle)) != 0) {
-        Conn* raw = c.release();
+    Conn& ref = *c;
+    conns_.emplace(ref.id, std::move(c));
+    return ref;
+}
+
+void Transport::on_tcp_connection() {
+    Conn& c = add_conn();
+    if (uv_accept(reinterpret_cast<uv_stream_t*>(&tcp_server_), reinterpret_cast<uv_stream_t*>(&c.handle)) != 0) {
+        Conn* raw = conns_.at(c.id).release();
+        conns_.erase(raw->id);
         uv_close(reinterpret_cast<uv_handle_t*>(&raw->handle),
                  [](uv_handle_t* h) { delete static_cast<Conn*>(h->data); });
         return;
     }
-    uv_tcp_nodelay(&c->handle, 1);
     ++counters_.tcp_connections;
+    start_reading(c);
+}
+
+Route Transport::tcp_route_to(const sockaddr_in& addr) {
+    const uint64_t key = (uint64_t{addr.sin_addr.s_addr} << 16) | addr.sin_port;
+    Route r;
+    r.addr = addr;
+    if (auto it = outgoing_.find(key); it != outgoing_.end() && conns_.count(it->second)) {
+        r.conn = it->second;
+        return r;
+    }
+    Conn& c = add_conn();
+    c.outgoing_key = key;
+    c.connecting = true;
+    c.connect.data = &c;
+    outgoing_[key] = c.id;
+    r.conn = c.id;
+    ++counters_.tcp_connects;
+    const int rc = uv_tcp_connect(&c.connect, &c.handle, reinterpret_cast<const sockaddr*>(&addr),
+                                  [](uv_connect_t* req, int status) {
+                                      auto* conn = static_cast<Conn*>(req->data);
+                                      Transport* self = conn->owner;
+                                      if (status == UV_ECANCELED || !self->conns_.count(conn->id)) return;
+                                      if (status != 0) {
+                                          ++self->counters_.connect_failures;
+                                          return self->drop_conn(*conn);
+                                      }
+                                      conn->connecting = false;
+                                      self->start_reading(*conn);
+                                      if (!conn->out.empty() && !conn->dirty) {
+                                          conn->dirty = true;
+                                          self->dirty_conns_.push_back(conn->id);
+                                      }
+                                  });
+    if (rc != 0) {
+        ++counters_.connect_failures;
+        c.connecting = false;  // sends to it count as errors until the dialog times out
+    }
+    return r;
+}
+
+void Transport::start_reading(Conn& target) {
+    Conn* c = &target;
+    uv_tcp_nodelay(&c->handle, 1);
     uv_read_start(
         reinterpret_cast<uv_stream_t*>(&c->handle),
         [](uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -279,7 +345,6 @@ void Transport::on_tcp_connection() {
             auto* conn = static_cast<Conn*>(s->data);
             conn->owner->on_tcp_read(*conn, n);
         });
-    conns_.emplace(c->id, std::move(c));
 }
 
 void Transport::on_tcp_read(Conn& c, ssize_t n) {
@@ -324,6 +389,7 @@ void Transport::drop_conn(Conn& c) {
     if (it == conns_.end()) return;
     Conn* raw = it->second.release();
     conns_.erase(it);
+    if (raw->outgoing_key) outgoing_.erase(raw->outgoing_key);
     uv_close(reinterpret_cast<uv_handle_t*>(&raw->handle), [](uv_handle_t* h) { delete static_cast<Conn*>(h->data); });
     ++counters_.tcp_closed;
     if (open_ && on_closed_) on_closed_(raw->id);

@@ -50,6 +50,12 @@ public:
     // Queues bytes for route; written at the end of this loop iteration.
     // tag != 0 is reported to OnWritten when the bytes are handed to the kernel.
     void send(const Route& route, std::string_view bytes, uint64_t tag = 0);
+    // The same with several tags (a list NOTIFY carries several stamped states).
+    void send(const Route& route, std::string_view bytes, const std::vector<uint64_t>& tags);
+    // A TCP route to addr: the connection we opened to it earlier, or a new
+    // one (sends queue until it is connected). RFC 3261 §18.1.1: a request
+    // too large for UDP goes over TCP to the same address.
+    Route tcp_route_to(const sockaddr_in& addr);
     // Writes everything queued now.
     void flush();
     bool connection_open(uint32_t conn) const { return conns_.count(conn) != 0; }
@@ -64,6 +70,8 @@ public:
         uint64_t tcp_connections = 0;
         uint64_t tcp_closed = 0;
         uint64_t framing_errors = 0;  // TCP streams closed for unusable framing
+        uint64_t tcp_connects = 0;    // connections we opened (large NOTIFYs of UDP dialogs)
+        uint64_t connect_failures = 0;
     };
     const Counters& counters() const { return counters_; }
 
@@ -73,13 +81,16 @@ private:
         sockaddr_in addr;
         size_t offset;
         size_t length;
-        uint64_t tag;
+        size_t tags_begin;  // into udp_tags_
+        size_t tags_end;
     };
 
     void on_udp_readable();
     void flush_udp();
     void flush_tcp();
     void on_tcp_connection();
+    Conn& add_conn();
+    void start_reading(Conn& target);
     void on_tcp_read(Conn& c, ssize_t n);
     void drop_conn(Conn& c);
 
@@ -100,6 +111,8 @@ private:
     std::vector<char> recv_slots_;
     std::string udp_arena_;
     std::vector<QueuedDatagram> udp_queue_;
+    std::vector<uint64_t> udp_tags_;
+    std::unordered_map<uint64_t, uint32_t> outgoing_;  // ip:port -> connection we opened
     std::unordered_map<uint32_t, std::unique_ptr<Conn>> conns_;
     std::vector<uint32_t> dirty_conns_;
     std::vector<uint64_t> tcp_tags_;
