@@ -83,6 +83,11 @@ std::vector<connector::Connector> Daemon::connectors() const {
         if (presence_) {
             out.back().subscriptions = presence_->subscription_counts(link->config().name);
             out.back().lists = presence_->list_infos(link->config().name);
+            // A list in fallback is part of the connector's story (issue 7):
+            // its cause says so, beside what the probes found.
+            for (const auto& l : out.back().lists)
+                if (l.mode == "fallback")
+                    out.back().health.cause += cat("; ", l.kind, " list in fallback: ", l.cause);
         }
     }
     return out;

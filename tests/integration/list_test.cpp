@@ -141,6 +141,8 @@ TEST_CASE("a list URI the server does not know: fallback to per-user subscriptio
     CHECK(row.at("subscription") == "none");
     CHECK(row.at("cause").get<std::string>().find("does not serve") != std::string::npos);
     CHECK(row.at("retry_at").get<long long>() > 0);
+    const std::string cause = d.result("connectors").at("connectors").at(0).at("cause");
+    CHECK(cause.find("; rich list in fallback: the server does not serve") != std::string::npos);
     REQUIRE(poll_until(
         [&] {
             for (const auto& u : kUsers)

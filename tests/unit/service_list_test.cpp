@@ -371,3 +371,35 @@ TEST_CASE("a list added by a reload: members keep their own subscriptions until 
     CHECK(h.count("sip:carol@example.com", "0") == 0);
     CHECK(list_info(h).served == 2);
 }
+
+TEST_CASE("a nested list: its members are members, their parts are applied", "[service][list]") {
+    Harness h;
+    h.apply(load("subscribe = \"all\"", kUsers, kListConnector));
+    const std::string inner_rlmi =
+        "<list xmlns=\"urn:ietf:params:xml:ns:rlmi\" uri=\"sip:sub@example.com\" version=\"1\" fullState=\"true\">"
+        "<resource uri=\"sip:bob@example.com\"><instance id=\"b\" state=\"active\" cid=\"b@x\"/></resource></list>";
+    const std::string inner = "--inner\r\nContent-ID: <iroot@x>\r\nContent-Type: application/rlmi+xml\r\n\r\n" +
+                              inner_rlmi +
+                              "\r\n--inner\r\nContent-ID: <b@x>\r\nContent-Type: application/pidf+xml\r\n\r\n" +
+                              pidf("sip:bob@example.com", "away", "nested") + "\r\n--inner--\r\n";
+    const std::string outer_rlmi =
+        "<list xmlns=\"urn:ietf:params:xml:ns:rlmi\" uri=\"" + kList +
+        "\" version=\"1\" fullState=\"true\"><resource uri=\"sip:alice@example.com\"/>"
+        "<resource uri=\"sip:sub@example.com\"><instance id=\"s\" state=\"active\" cid=\"sub@x\"/></resource></list>";
+    const std::string body = "--" + std::string(kBoundary) +
+                             "\r\nContent-ID: <root@example.com>\r\nContent-Type: application/rlmi+xml\r\n\r\n" +
+                             outer_rlmi + "\r\n--" + std::string(kBoundary) +
+                             "\r\nContent-ID: <sub@x>\r\nContent-Type: multipart/related;type=\"application/rlmi+xml\";"
+                             "start=\"<iroot@x>\";boundary=inner\r\n\r\n" +
+                             inner + "\r\n--" + std::string(kBoundary) + "--\r\n";
+    accept_list(h, body);
+    auto info = list_info(h);
+    CHECK(info.members == 2);  // alice and bob; the nested list itself is no member
+    CHECK(info.served == 2);
+    CHECK(h.count("sip:carol@example.com") == 1);
+    CHECK(h.count("sip:bob@example.com") == 0);
+    auto bob = *h.service.user_view("bob");
+    CHECK(bob.rich.state == "away");
+    CHECK(bob.rich.message == "nested");
+    CHECK_FALSE(bob.rich.stale);
+}
