@@ -312,7 +312,16 @@ void Subscription::on_final(Purpose purpose, sip::ClientOutcome outcome, const s
 void Subscription::on_success(Purpose purpose, const sip::Message& response, uint32_t sent_expires) {
     auth_->on_success();
     slot_.release();
-    if (purpose == Purpose::unsubscribe) return;  // the final NOTIFY (or the finish timer) ends it
+    if (purpose == Purpose::unsubscribe) {
+        // The final NOTIFY (or Timer N) ends it (RFC 6665 §4.1.2.3). Not for a
+        // list: Kamailio's rls answers 200 and sends none, which would hold
+        // every stop for the whole shutdown_timeout (interop: lab README).
+        if (spec_.eventlist) {
+            end_dialog();
+            finish();
+        }
+        return;
+    }
     refresh_failed_ = false;
     if (sent_expires != context_->expires && sent_expires > context_->expires) {
         // A 423 taught us what this server accepts: new subscriptions ask for it at once.

@@ -509,6 +509,35 @@ TEST_CASE("unsubscribe: in-dialog Expires: 0, ended by the final NOTIFY", "[subs
     CHECK(h.manager.leaving() == 0);
 }
 
+TEST_CASE("a list (eventlist) subscription sends Supported: eventlist and ends with the 2xx to its unsubscribe",
+          "[subscription][list]") {
+    Harness h;
+    subscription::Subscription::Spec spec{"sip:team@example.com", "presence",
+                                          "multipart/related, application/rlmi+xml, application/pidf+xml", true};
+    h.manager.ensure(kAlice, spec);
+    h.tick();
+    REQUIRE(h.sent.size() == 1);
+    CHECK(h.sent[0].header("Supported") == "eventlist");
+    CHECK(h.sent[0].header("Require").empty());
+    // 421 asking for Require: eventlist: once more with it (a new transaction, CSeq + 1).
+    h.respond(0, 421, {{"Require", "eventlist"}});
+    REQUIRE(h.sent.size() == 2);
+    CHECK(h.sent[1].header("Require") == "eventlist");
+    CHECK(h.sent[1].spec.cseq == h.sent[0].spec.cseq + 1);
+    h.respond(1, 200, {{"Expires", "600"}});
+    REQUIRE(h.notify(1, "active;expires=600"));
+    REQUIRE(h.sub().status() == Status::active);
+    // Kamailio's rls answers the unsubscribe 200 and sends no final NOTIFY.
+    h.manager.release(kAlice, true);
+    h.tick();
+    REQUIRE(h.sent.size() == 3);
+    CHECK(h.sent[2].header("Expires") == "0");
+    CHECK(h.sent[2].header("Supported") == "eventlist");
+    h.respond(2, 200, {{"Expires", "0"}});
+    h.tick();
+    CHECK(h.manager.leaving() == 0);
+}
+
 TEST_CASE("unsubscribe without an answer ends after 64*T1", "[subscription]") {
     Harness h;
     h.establish();
