@@ -428,7 +428,7 @@ util::Result<ForceReport> Service::force_subscribe(std::string_view username, in
             } else if (src.via_list) {
                 // Its list serves it: a subscription of its own would only duplicate it.
                 r.action = "list";
-                r.subscription = source_subscription(u, kind, src);
+                r.subscription = list_source_status(kind, src);
             } else if (Subscription* s = manager_.find(key)) {
                 // One exists: report it and extend nothing, unless it is
                 // parked (rejected / no_such_user / unsupported): that one

@@ -174,7 +174,8 @@ private:
     void apply_list_resource(subscription::Subscription& s, ListState& ls, const RlmiResource& resource,
                              const ListEntry* entry, std::vector<std::string>& touched);
     void update_list_users(const ListState& ls);
-    std::string source_subscription(const UserState& u, Kind kind, const Source& src) const;
+    // The subscription status shown for a source served through its list.
+    std::string list_source_status(Kind kind, const Source& src) const;
 
     ev::Clock& clock_;
     Network network_;

@@ -159,8 +159,7 @@ bool Service::served_by_list(const UserState& u, Kind kind, const Source& src) c
     return !(src.list_instance == "terminated" && src.list_parked.empty());
 }
 
-std::string Service::source_subscription(const UserState& u, Kind kind, const Source& src) const {
-    (void)u;
+std::string Service::list_source_status(Kind kind, const Source& src) const {
     if (!src.list_parked.empty()) return src.list_parked;
     const Subscription* sub = manager_.find(list_key(src.connector, kind));
     if (!sub) return "none";

@@ -44,7 +44,7 @@ KindView Service::kind_view(const UserState& u, Kind kind) const {
             sv.list = ls ? ls->uri : "";
             sv.list_instance = src.list_instance.empty() ? "none" : src.list_instance;
             sv.list_reason = src.list_reason;
-            sv.subscription = source_subscription(u, kind, src);
+            sv.subscription = list_source_status(kind, src);
             if (const auto* sub = manager_.find(list_key(src.connector, kind))) {
                 const auto info = sub->info();
                 sv.last_code = info.last_code;
