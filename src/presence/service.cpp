@@ -281,9 +281,7 @@ void Service::update_shown(UserState& u, Kind kind) {
     for (auto& src : ks.sources) {
         // Through a list: fresh while the list subscription is active and
         // the server says this resource's instance is (RFC 4662 §5.4).
-        const Subscription* sub = manager_.find(
-            src.via_list ? list_key(src.connector, kind)
-                         : Subscription::Key{u.entry.username, std::string(kind_name(kind)), src.connector});
+        const Subscription* sub = manager_.find(source_key(u, kind, src));
         const bool instance_active = !src.via_list || src.list_instance == "active";
         // A restored state is stale until a body confirms it, whatever the subscription says.
         src.fresh = sub && sub->status() == subscription::Status::active && instance_active && !src.restored;

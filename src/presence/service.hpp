@@ -176,6 +176,11 @@ private:
     void update_list_users(const ListState& ls);
     // The subscription status shown for a source served through its list.
     std::string list_source_status(Kind kind, const Source& src) const;
+    // The subscription a source's state comes through: its own, or its list's.
+    subscription::Subscription::Key source_key(const UserState& u, Kind kind, const Source& src) const {
+        if (src.via_list) return list_key(src.connector, kind);
+        return {u.entry.username, std::string(kind_name(kind)), src.connector};
+    }
 
     ev::Clock& clock_;
     Network network_;

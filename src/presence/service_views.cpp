@@ -3,7 +3,22 @@
 
 namespace presenced::presence {
 
+using subscription::Subscription;
+
 namespace {
+
+void copy_info(const subscription::Subscription::Info& info, SourceView& sv) {
+    sv.last_code = info.last_code;
+    sv.last_reason = info.last_reason;
+    sv.last_state_reason = info.last_state_reason;
+    sv.why = info.why;
+    sv.last_notify_at = info.last_notify_at;
+    sv.expires_at = info.expires_at;
+    sv.next_refresh_at = info.next_refresh_at;
+    sv.retries = info.retries;
+    sv.next_retry_at = info.next_retry_at;
+    sv.notifies = info.notifies;
+}
 
 std::string source_state_name(Kind kind, const Source& s) {
     if (!s.known) return "unknown";
@@ -38,42 +53,19 @@ KindView Service::kind_view(const UserState& u, Kind kind) const {
         sv.body_error = src.body_error;
         sv.restored = src.restored;
         sv.cached_state = src.cached_state;
-        if (!uri.empty() && src.via_list) {
+        if (!uri.empty()) {
             // Through its list: the list subscription's dialog, this resource's instance.
-            const ListState* ls = list_for(src.connector, kind);
-            sv.list = ls ? ls->uri : "";
-            sv.list_instance = src.list_instance.empty() ? "none" : src.list_instance;
-            sv.list_reason = src.list_reason;
-            sv.subscription = list_source_status(kind, src);
-            if (const auto* sub = manager_.find(list_key(src.connector, kind))) {
-                const auto info = sub->info();
-                sv.last_code = info.last_code;
-                sv.last_reason = info.last_reason;
-                sv.last_state_reason = src.list_reason.empty() ? info.last_state_reason : src.list_reason;
-                sv.why = info.why;
-                sv.last_notify_at = info.last_notify_at;
-                sv.expires_at = info.expires_at;
-                sv.next_refresh_at = info.next_refresh_at;
-                sv.retries = info.retries;
-                sv.next_retry_at = info.next_retry_at;
-                sv.notifies = info.notifies;
-            }
-            const bool unanswered = sv.subscription == "queued" || sv.subscription == "subscribing";
-            if (src.restored && unanswered) sv.subscription = "restoring";
-        } else if (!uri.empty()) {
-            if (const auto* sub = manager_.find({u.entry.username, std::string(kind_name(kind)), src.connector})) {
-                const auto info = sub->info();
+            const auto* sub = manager_.find(source_key(u, kind, src));
+            if (sub) copy_info(sub->info(), sv);
+            if (src.via_list) {
+                const ListState* ls = list_for(src.connector, kind);
+                sv.list = ls ? ls->uri : "";
+                sv.list_instance = src.list_instance.empty() ? "none" : src.list_instance;
+                sv.list_reason = src.list_reason;
+                if (!src.list_reason.empty()) sv.last_state_reason = src.list_reason;
+                sv.subscription = list_source_status(kind, src);
+            } else if (sub) {
                 sv.subscription = std::string(subscription::status_name(sub->status()));
-                sv.last_code = info.last_code;
-                sv.last_reason = info.last_reason;
-                sv.last_state_reason = info.last_state_reason;
-                sv.why = info.why;
-                sv.last_notify_at = info.last_notify_at;
-                sv.expires_at = info.expires_at;
-                sv.next_refresh_at = info.next_refresh_at;
-                sv.retries = info.retries;
-                sv.next_retry_at = info.next_retry_at;
-                sv.notifies = info.notifies;
             }
             const bool unanswered =
                 sv.subscription == "none" || sv.subscription == "queued" || sv.subscription == "subscribing";
