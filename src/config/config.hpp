@@ -79,9 +79,9 @@ struct Connector {
     // RFC 4662 resource lists: one SUBSCRIBE serves every member ("" = none).
     std::string rich_list_uri;       // a presence list
     std::string telephony_list_uri;  // a list of the telephony_event package
-    int subscribe_rate = 50;  // new SUBSCRIBEs per second toward the server (token bucket)
-    int max_in_flight = 64;   // SUBSCRIBE transactions in flight at once toward the server
-    int line = 0;             // where its [[connector]] table starts, for messages
+    int subscribe_rate = 50;         // new SUBSCRIBEs per second toward the server (token bucket)
+    int max_in_flight = 64;          // SUBSCRIBE transactions in flight at once toward the server
+    int line = 0;                    // where its [[connector]] table starts, for messages
 };
 
 struct User {

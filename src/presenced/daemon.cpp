@@ -86,8 +86,7 @@ std::vector<connector::Connector> Daemon::connectors() const {
             // A list in fallback is part of the connector's story (issue 7):
             // its cause says so, beside what the probes found.
             for (const auto& l : out.back().lists)
-                if (l.mode == "fallback")
-                    out.back().health.cause += cat("; ", l.kind, " list in fallback: ", l.cause);
+                if (l.mode == "fallback") out.back().health.cause += cat("; ", l.kind, " list in fallback: ", l.cause);
         }
     }
     return out;

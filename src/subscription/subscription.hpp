@@ -164,7 +164,7 @@ private:
     Pacer::Ticket ticket_ = 0;
     ev::TimerId timer_n_ = 0, refresh_timer_ = 0, expiry_timer_ = 0, retry_timer_ = 0, finish_timer_ = 0;
     uint64_t refresh_at_ms_ = 0, retry_at_ms_ = 0;
-    bool stopping_ = false;  // stop() was called: no new subscription may start
+    bool stopping_ = false;           // stop() was called: no new subscription may start
     bool require_eventlist_ = false;  // a 421 asked for Require: eventlist (RFC 3261 §21.4.15)
 
     Info info_;
