@@ -403,3 +403,19 @@ TEST_CASE("a nested list: its members are members, their parts are applied", "[s
     CHECK(bob.rich.message == "nested");
     CHECK_FALSE(bob.rich.stale);
 }
+
+TEST_CASE("on_demand: the list is held anyway, a watched member needs no subscription of its own", "[service][list]") {
+    Harness h;
+    h.apply(load("subscribe = \"on_demand\"", kUsers, kListConnector));
+    REQUIRE(h.count(kList) == 1);
+    accept_list(h, list_body(1, true,
+                             {{"sip:alice@example.com", "active", pidf("sip:alice@example.com", "away", "a"), ""},
+                              {"sip:bob@example.com", "", "", ""}}));
+    CHECK(h.service.user_view("alice")->rich.state == "away");  // known without any watcher
+    auto id = h.service.watch({"alice", "carol"}, [](const presence::Event&) {});
+    REQUIRE(id);
+    h.clock.advance(0);
+    CHECK(h.count("sip:alice@example.com") == 0);
+    CHECK(h.count("sip:carol@example.com") == 1);  // outside the list: the policy decides
+    CHECK(h.count("sip:bob@example.com") == 0);    // not watched
+}
