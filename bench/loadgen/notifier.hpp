@@ -214,6 +214,7 @@ private:
     void respond(const Route& to, const sip::Message& m, int code, std::string_view reason, std::string_view to_tag,
                  std::string_view extra = {});
     void remove_dialog(uint32_t index);
+    void free_slot(uint32_t slot, uint64_t now);
     void check_expiry(uint64_t now);
     bool is_list_request(const sip::Message& m) const;
 

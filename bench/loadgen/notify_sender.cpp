@@ -203,15 +203,7 @@ void Notifier::resolve(uint32_t slot, int code, uint64_t now) {
     }
     const bool ok = code >= 200 && code < 300;
     bool became_active = dialogs_[index].list && list_resolved(o, ok);
-    if (o.load_changes) {
-        load_outstanding_ -= o.load_changes;
-        load_end_ns_ = now;
-    }
-    o.used = false;
-    o.message.clear();
-    o.members.clear();
-    free_slots_.push_back(slot);
-    --outstanding_count_;
+    free_slot(slot, now);
     Dialog& d = dialogs_[index];
     if (d.active) --busy_active_;
     d.pending = -1;
@@ -236,6 +228,20 @@ void Notifier::resolve(uint32_t slot, int code, uint64_t now) {
     if (load_running_) maybe_finish_load(now);
 }
 
+// An outstanding NOTIFY is over (answered, or its connection lost): its slot is free again.
+void Notifier::free_slot(uint32_t slot, uint64_t now) {
+    Outstanding& o = slots_[slot];
+    if (o.load_changes) {
+        load_outstanding_ -= o.load_changes;
+        load_end_ns_ = now;
+    }
+    o.used = false;
+    o.message.clear();
+    o.members.clear();
+    free_slots_.push_back(slot);
+    --outstanding_count_;
+}
+
 void Notifier::on_connection_closed(uint32_t conn) {
     const uint64_t now = now_ns();
     for (uint32_t i = 0; i < dialogs_.size(); ++i) {
@@ -247,15 +253,7 @@ void Notifier::on_connection_closed(uint32_t conn) {
             Outstanding& o = slots_[static_cast<uint32_t>(d.pending)];
             ++all_.transport_errors;
             if (o.kind == Kind::load) ++load_.transport_errors;
-            if (o.load_changes) {
-                load_outstanding_ -= o.load_changes;
-                load_end_ns_ = now;
-            }
-            o.used = false;
-            o.message.clear();
-            o.members.clear();
-            free_slots_.push_back(static_cast<uint32_t>(d.pending));
-            --outstanding_count_;
+            free_slot(static_cast<uint32_t>(d.pending), now);
             if (d.active) --busy_active_;
             d.pending = -1;
         }
