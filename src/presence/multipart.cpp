@@ -214,13 +214,6 @@ std::string_view bare_content_id(std::string_view id) {
     return id;
 }
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 }  // namespace
 
 const std::string& MediaType::param(std::string_view name) const {
@@ -337,21 +330,7 @@ std::string normalise_cid(std::string_view reference) {
     reference = util::trim(reference);
     if (reference.size() >= 4 && util::iequals(reference.substr(0, 4), "cid:")) {
         // RFC 2392 §2: a cid URL is the addr-spec %-encoded, without <>.
-        std::string decoded;
-        const std::string_view url = reference.substr(4);
-        for (size_t i = 0; i < url.size(); ++i) {
-            if (url[i] == '%' && i + 2 < url.size()) {
-                const int hi = hex_value(url[i + 1]);
-                const int lo = hex_value(url[i + 2]);
-                if (hi >= 0 && lo >= 0) {
-                    decoded += static_cast<char>(hi * 16 + lo);
-                    i += 2;
-                    continue;
-                }
-            }
-            decoded += url[i];
-        }
-        return std::string(bare_content_id(decoded));
+        return std::string(bare_content_id(util::percent_decode(reference.substr(4))));
     }
     return std::string(bare_content_id(reference));
 }

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <vector>
 
 #include "util/text.hpp"
@@ -14,33 +13,6 @@ namespace {
 
 // RFC 3261 §19.1.4: these parameters must match when either URI has them.
 constexpr std::array<std::string_view, 5> kSignificantParams{"user", "ttl", "method", "maddr", "transport"};
-constexpr int kHexBase = 16;
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    const char l = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (l >= 'a' && l <= 'f') return l - 'a' + 10;
-    return -1;
-}
-
-// %HH -> the byte; a malformed escape stays as written.
-std::string unescape(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%' && i + 2 < s.size()) {
-            const int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
-            if (hi >= 0 && lo >= 0) {
-                out += static_cast<char>(hi * kHexBase + lo);
-                i += 2;
-                continue;
-            }
-        }
-        out += s[i];
-    }
-    return out;
-}
-
 }  // namespace
 
 std::optional<std::string> uri_key(std::string_view uri) {
@@ -65,16 +37,17 @@ std::optional<std::string> uri_key(std::string_view uri) {
         hostpart = hostpart.substr(0, semi);
     }
     if (hostpart.empty()) return std::nullopt;
-    std::string key = scheme + ":" + unescape(userinfo) + "@" + util::to_lower(unescape(hostpart));
+    std::string key =
+        scheme + ":" + util::percent_decode(userinfo) + "@" + util::to_lower(util::percent_decode(hostpart));
     std::vector<std::string> kept;
     size_t start = 0;
     while (start <= params.size() && !params.empty()) {
         const auto end = std::min(params.find(';', start), params.size());
         const std::string_view p = params.substr(start, end - start);
         const auto eq = p.find('=');
-        const std::string name = util::to_lower(unescape(p.substr(0, eq)));
+        const std::string name = util::to_lower(util::percent_decode(p.substr(0, eq)));
         if (std::find(kSignificantParams.begin(), kSignificantParams.end(), name) != kSignificantParams.end()) {
-            const std::string value = eq == std::string_view::npos ? "" : unescape(p.substr(eq + 1));
+            const std::string value = eq == std::string_view::npos ? "" : util::percent_decode(p.substr(eq + 1));
             kept.push_back(name + "=" + (name == "ttl" ? value : util::to_lower(value)));
         }
         start = end + 1;

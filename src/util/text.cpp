@@ -97,4 +97,31 @@ std::optional<uint32_t> parse_u32(std::string_view s) {
     return static_cast<uint32_t>(v);
 }
 
+namespace {
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    const char l = ascii_lower(c);
+    if (l >= 'a' && l <= 'f') return l - 'a' + 10;
+    return -1;
+}
+}  // namespace
+
+std::string percent_decode(std::string_view text) {
+    constexpr int kHexBase = 16;
+    std::string out;
+    out.reserve(text.size());
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '%' && i + 2 < text.size()) {
+            const int hi = hex_digit(text[i + 1]), lo = hex_digit(text[i + 2]);
+            if (hi >= 0 && lo >= 0) {
+                out += static_cast<char>(hi * kHexBase + lo);
+                i += 2;
+                continue;
+            }
+        }
+        out += text[i];
+    }
+    return out;
+}
+
 }  // namespace presenced::util

@@ -36,6 +36,10 @@ bool iequals(std::string_view a, std::string_view b);
 
 std::string join(const std::vector<std::string>& parts, std::string_view separator);
 
+// %HH escapes decoded (URIs, RFC 3986 §2.1; cid URLs, RFC 2392 §2); a
+// malformed escape is kept as written.
+std::string percent_decode(std::string_view text);
+
 // 1*DIGIT as a 32-bit value (leading zeros allowed); nullopt when empty, not
 // all digits, or above UINT32_MAX (never a wrap).
 std::optional<uint32_t> parse_u32(std::string_view s);

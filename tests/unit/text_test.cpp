@@ -55,3 +55,12 @@ TEST_CASE("parse_u32: digits up to UINT32_MAX, nothing else", "[text]") {
     CHECK_FALSE(parse_u32("-1"));
     CHECK_FALSE(parse_u32(" 1"));
 }
+
+TEST_CASE("percent_decode: %HH in either case, malformed escapes kept", "[text]") {
+    using presenced::util::percent_decode;
+    CHECK(percent_decode("%61lice%2Fx%2fy") == "alice/x/y");
+    CHECK(percent_decode("100%") == "100%");
+    CHECK(percent_decode("%4") == "%4");
+    CHECK(percent_decode("%zz%41") == "%zzA");
+    CHECK(percent_decode("") == "");
+}
