@@ -14,7 +14,6 @@ using util::cat;
 
 namespace {
 
-constexpr Kind kKinds[] = {Kind::rich, Kind::telephony};
 constexpr uint64_t kMsPerS = 1000;
 // Users whose subscriptions are (re)made per loop turn after a start or reload.
 constexpr size_t kReconcileSlice = 2000;

@@ -138,11 +138,13 @@ private:
         std::string connector;
         Kind kind = Kind::rich;
         std::string uri;
-        bool fallback = false;          // served per user until retry_at_ms
-        bool membership_known = false;  // a full state arrived since the daemon started
-        // Members wait for the first full state with no subscription of
-        // their own: only when the list came with the daemon's start (or a
-        // connector restart), when they have none to keep anyway.
+        bool fallback = false;  // served per user until retry_at_ms
+        // A full state arrived since the daemon started: the list has worked,
+        // so one failure is not yet a fallback.
+        bool membership_known = false;
+        // While not serving, members wait with no subscription of their own:
+        // only for a list that came with the daemon's start (or a connector
+        // restart), when they have none to keep anyway; cleared by a fallback.
         bool members_wait = false;
         bool serving = false;                     // the last full state was applied and no fallback since
         std::optional<uint32_t> version;          // the last RLMI version of the current dialog

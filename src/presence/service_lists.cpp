@@ -29,7 +29,6 @@ using util::cat;
 
 namespace {
 
-constexpr Kind kListKinds[] = {Kind::rich, Kind::telephony};
 constexpr uint64_t kMsPerS = 1000;
 // Bodies refused in a row before the list is given up (interop.md §2 item 9:
 // servers get list bodies wrong; one bad NOTIFY is not yet a broken server).
@@ -98,7 +97,7 @@ void Service::apply_lists(bool members_wait) {
     }
     for (const auto& name : connectors_) {
         const config::Connector& c = *config_->find_connector(name);
-        for (Kind kind : kListKinds) {
+        for (Kind kind : kKinds) {
             if (list_uri_of(c, kind).empty()) continue;
             auto [it, fresh] = lists_.try_emplace(list_id(name, kind));
             ListState& ls = it->second;
@@ -146,11 +145,10 @@ void Service::ensure_list(ListState& ls) {
 bool Service::served_by_list(const UserState& u, Kind kind, const Source& src) const {
     const ListState* ls = list_for(src.connector, kind);
     if (!ls || ls->fallback || shutting_down_) return false;
-    // Starting: the first full state says who is a member. At daemon start
-    // members wait for it; a list added by a reload is made before the
-    // users' own subscriptions are broken.
-    if (!ls->membership_known) return ls->members_wait;
-    if (!ls->serving) return false;  // retried after a fallback, not proven yet
+    // Not serving (yet): at daemon start members wait for the first full
+    // state; a list added by a reload or retried after a fallback is made
+    // before the users' own subscriptions are broken.
+    if (!ls->serving) return ls->members_wait;
     const std::string& uri = kind == Kind::rich ? u.entry.rich_uri : u.entry.telephony_uri;
     const auto key = sip::uri_key(uri);
     if (!key || !ls->members.count(*key)) return false;
@@ -402,7 +400,7 @@ void Service::apply_list_resource(Subscription& s, ListState& ls, const RlmiReso
 
 std::vector<connector::ListInfo> Service::list_infos(const std::string& connector) const {
     std::vector<connector::ListInfo> out;
-    for (Kind kind : kListKinds) {
+    for (Kind kind : kKinds) {
         const ListState* ls = list_for(connector, kind);
         if (!ls) continue;
         connector::ListInfo i;

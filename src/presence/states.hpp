@@ -9,6 +9,7 @@
 namespace presenced::presence {
 
 enum class Kind { rich, telephony };
+inline constexpr Kind kKinds[] = {Kind::rich, Kind::telephony};
 
 // "not_configured" is a state of its own: the user lacks the URI for that
 // kind of presence, which is not the same as an unknown state.
